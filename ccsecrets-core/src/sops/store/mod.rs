@@ -127,6 +127,20 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
     }
 }
 
+/// Parses an encrypted file's documents (metadata still inside; see [`split_metadata`]).
+pub fn parse_encrypted(format: Format, bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
+    parse(format, bytes)
+}
+
+/// Emits an encrypted file's documents (metadata already attached).
+pub fn emit_encrypted(
+    format: Format,
+    branches: &[Map],
+    opts: &StoreOptions,
+) -> Result<Vec<u8>, StoreError> {
+    emit(format, branches, opts)
+}
+
 /// Emits documents in a format.
 pub fn emit(format: Format, branches: &[Map], opts: &StoreOptions) -> Result<Vec<u8>, StoreError> {
     match format {
@@ -144,7 +158,11 @@ pub fn emit(format: Format, branches: &[Map], opts: &StoreOptions) -> Result<Vec
 }
 
 /// Emits a single value, as `--extract` prints a non-string leaf or a subtree.
-pub fn emit_value(format: Format, value: &Value, opts: &StoreOptions) -> Result<Vec<u8>, StoreError> {
+pub fn emit_value(
+    format: Format,
+    value: &Value,
+    opts: &StoreOptions,
+) -> Result<Vec<u8>, StoreError> {
     match format {
         Format::Yaml => yaml::emit_value(value, opts),
         Format::Json => json::emit_value(value, opts),

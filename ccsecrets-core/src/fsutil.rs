@@ -1,0 +1,176 @@
+//! The one place files are written: atomically (temp file beside the target, fsync, rename),
+//! keeping the target's mode (0600 for new files), and refusing to overwrite a file that
+//! changed since it was read.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// What a file looked like when it was read: its content hash (or that it did not exist).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileStamp(Option<[u8; 32]>);
+
+impl FileStamp {
+    /// The stamp of bytes just read from a file.
+    pub fn of_bytes(bytes: &[u8]) -> FileStamp {
+        FileStamp(Some(Sha256::digest(bytes).into()))
+    }
+
+    /// The stamp of a file that did not exist.
+    pub fn absent() -> FileStamp {
+        FileStamp(None)
+    }
+
+    /// The current stamp of `path`.
+    pub fn current(path: &Path) -> io::Result<FileStamp> {
+        match fs::read(path) {
+            Ok(b) => Ok(FileStamp::of_bytes(&b)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(FileStamp::absent()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A write could not be completed; the target is unchanged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// The target changed on disk after it was read.
+    #[error("{0} changed on disk since it was read; not overwriting it")]
+    Changed(PathBuf),
+    /// An I/O error (the target is left as it was).
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The target.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> WriteError + '_ {
+    move |source| WriteError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes `bytes` to `path` atomically. An existing target keeps its permissions; a new one
+/// gets mode 0600. With `expected`, the write is refused when the target's content is no
+/// longer what was read.
+pub fn write_atomic(
+    path: &Path,
+    bytes: &[u8],
+    expected: Option<&FileStamp>,
+) -> Result<(), WriteError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let mode = match fs::metadata(path) {
+        Ok(m) => m.permissions().mode() & 0o7777,
+        Err(_) => 0o600,
+    };
+    let (tmp_path, mut tmp) = create_temp_beside(&dir, path).map_err(io_err(path))?;
+    let result = (|| {
+        tmp.write_all(bytes)?;
+        tmp.set_permissions(fs::Permissions::from_mode(mode))?;
+        tmp.sync_all()
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp_path);
+        return Err(io_err(path)(e));
+    }
+    drop(tmp);
+    if let Some(expected) = expected {
+        match FileStamp::current(path) {
+            Ok(now) if &now == expected => {}
+            Ok(_) => {
+                let _ = fs::remove_file(&tmp_path);
+                return Err(WriteError::Changed(path.to_owned()));
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&tmp_path);
+                return Err(io_err(path)(e));
+            }
+        }
+    }
+    if let Err(e) = fs::rename(&tmp_path, path) {
+        let _ = fs::remove_file(&tmp_path);
+        return Err(io_err(path)(e));
+    }
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+fn create_temp_beside(dir: &Path, target: &Path) -> io::Result<(PathBuf, File)> {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    for _ in 0..100 {
+        let mut r = [0u8; 6];
+        getrandom::getrandom(&mut r).map_err(io::Error::other)?;
+        let suffix: String = r.iter().map(|b| format!("{b:02x}")).collect();
+        let p = dir.join(format!(".{name}.ccsecrets-{suffix}.tmp"));
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&p)
+        {
+            Ok(f) => return Ok((p, f)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other("could not create a unique temporary file"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_files_are_private_and_modes_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("out.yaml");
+        write_atomic(&p, b"one", None).unwrap();
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&p, b"two", None).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        assert_eq!(
+            fs::read_dir(d.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+    }
+
+    #[test]
+    fn refuses_when_changed_since_read() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        fs::write(&p, b"original").unwrap();
+        let stamp = FileStamp::of_bytes(b"original");
+        fs::write(&p, b"someone else").unwrap();
+        assert!(matches!(
+            write_atomic(&p, b"mine", Some(&stamp)),
+            Err(WriteError::Changed(_))
+        ));
+        assert_eq!(fs::read(&p).unwrap(), b"someone else");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,794 @@
+//! The operations on a sops document: [`encrypt`], [`EncryptedFile::decrypt`], and
+//! re-encryption with IV reuse ([`PlainFile::reencrypt`]).
+//!
+//! Identities and recipients come in as values; nothing here reads the environment.
+
+use sha2::{Digest, Sha256, Sha512};
+use zeroize::Zeroize;
+
+use super::cipher::{self, CipherError, DataKey, IvStash};
+use super::metadata::{
+    canonical_rfc3339, now_rfc3339, AgeKey, KeyGroup, Metadata, MetadataError, SOPS_VERSION,
+};
+use super::select::{CommentStack, Selector};
+use super::store::{self, Format, StoreError, StoreOptions};
+use super::tree::{Item, Map, Value};
+use crate::keys::{self, shamir, Identity, Recipient};
+
+/// An encrypted sops file: its documents (values as `ENC[…]` strings) and metadata.
+#[derive(Clone, Debug)]
+pub struct EncryptedFile {
+    /// One map per document, without the `sops` key.
+    pub branches: Vec<Map>,
+    /// The parsed `sops` block.
+    pub metadata: Metadata,
+}
+
+/// A decrypted document, with what is needed to re-encrypt it with minimal changes.
+/// Its plaintext is wiped on drop.
+pub struct PlainFile {
+    /// The plaintext documents.
+    pub branches: Vec<Map>,
+    /// The metadata it was decrypted from.
+    pub metadata: Metadata,
+    /// Things the user should know (e.g. a comment that could not be decrypted). Never values.
+    pub warnings: Vec<String>,
+    data_key: DataKey,
+    stash: IvStash,
+}
+
+impl Drop for PlainFile {
+    fn drop(&mut self) {
+        for b in &mut self.branches {
+            b.zeroize();
+        }
+    }
+}
+
+/// Options for [`EncryptedFile::decrypt`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DecryptOptions {
+    /// Skip MAC verification (`--ignore-mac`).
+    pub ignore_mac: bool,
+}
+
+/// Why a file could not be decrypted. Never names a value or a key's secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecryptError {
+    /// The bytes are not a valid file of the format, or have no sops metadata.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The `sops` block is malformed.
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
+    /// None of the identities opens the data key.
+    #[error("no identity matches any recipient of this file")]
+    NoIdentity {
+        /// The file's recipients (public).
+        recipients: Vec<String>,
+        /// Public forms of the identities that were tried.
+        tried: Vec<String>,
+        /// Key groups opened / needed, when Shamir sharing is used.
+        groups: Option<(usize, usize)>,
+    },
+    /// The data key recovered from the metadata is malformed.
+    #[error("the data key recovered from the metadata is invalid: {0}")]
+    DataKey(String),
+    /// A value that must be encrypted could not be decrypted.
+    #[error("could not decrypt the value at `{path}`: {source}")]
+    Value {
+        /// Key path (`a:b:`), as sops names it.
+        path: String,
+        /// The cipher error.
+        source: CipherError,
+    },
+    /// The file has no MAC.
+    #[error("file has no MAC")]
+    MacMissing,
+    /// The MAC itself could not be decrypted (its `lastmodified` or ciphertext changed).
+    #[error("cannot decrypt MAC: the file's lastmodified or mac was altered")]
+    MacUndecryptable,
+    /// The values do not match the MAC: the file was tampered with or corrupted.
+    #[error("MAC mismatch: the file's values, their order, or an unencrypted value were changed")]
+    MacMismatch,
+}
+
+/// Why a document could not be encrypted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncryptError {
+    /// The input has no document.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No recipient was given.
+    #[error("no recipients: give --age or a .sops.yaml creation rule with keys")]
+    NoRecipients,
+    /// A value could not be encrypted.
+    #[error("could not encrypt the value at `{path}`: {source}")]
+    Value {
+        /// Key path.
+        path: String,
+        /// The cipher error.
+        source: CipherError,
+    },
+    /// The data key could not be wrapped for a recipient.
+    #[error(transparent)]
+    Wrap(#[from] keys::WrapError),
+    /// Key-group parameters are invalid.
+    #[error(transparent)]
+    Shamir(#[from] shamir::ShamirError),
+    /// The selection rule would produce a file that cannot be decrypted.
+    #[error("{0}")]
+    Unsafe(String),
+}
+
+/// How to encrypt a new document.
+#[derive(Clone, Debug, Default)]
+pub struct EncryptOptions {
+    /// Key groups of recipients; one group unless Shamir sharing is wanted.
+    pub key_groups: Vec<Vec<Recipient>>,
+    /// Shamir threshold (0: all groups).
+    pub shamir_threshold: usize,
+    /// The selection rule (`None`: the default `_unencrypted` suffix, written to the file).
+    pub selector: Option<Selector>,
+    /// Only encrypted values enter the MAC.
+    pub mac_only_encrypted: bool,
+    /// Binary files: no selection rule applies or is written.
+    pub binary: bool,
+}
+
+/// SHA-256("sops"), the MAC prefix for `mac_only_encrypted` files.
+fn mac_only_prefix() -> [u8; 32] {
+    Sha256::digest(b"sops").into()
+}
+
+fn aad(path: &[String]) -> String {
+    let mut s = path.join(":");
+    s.push(':');
+    s
+}
+
+enum Mode<'a> {
+    Encrypt {
+        key: &'a DataKey,
+        stash: Option<&'a IvStash>,
+    },
+    Decrypt {
+        key: &'a DataKey,
+        stash: &'a mut IvStash,
+    },
+}
+
+/// One depth-first pass over the documents in sops's walk order, encrypting or decrypting
+/// the selected leaves and hashing the MAC input.
+struct Walk<'a> {
+    selector: &'a Selector,
+    mac_only: bool,
+    hasher: Sha512,
+    stack: CommentStack,
+    path: Vec<String>,
+    mode: Mode<'a>,
+    warnings: Vec<String>,
+}
+
+#[derive(Debug)]
+enum WalkError {
+    Cipher(String, CipherError),
+}
+
+impl<'a> Walk<'a> {
+    fn new(selector: &'a Selector, mac_only: bool, mode: Mode<'a>) -> Self {
+        let mut hasher = Sha512::new();
+        if mac_only {
+            hasher.update(mac_only_prefix());
+        }
+        Walk {
+            selector,
+            mac_only,
+            hasher,
+            stack: CommentStack::default(),
+            path: Vec::new(),
+            mode,
+            warnings: Vec::new(),
+        }
+    }
+
+    fn hash(&mut self, v: &Value) {
+        if let Some((bytes, _)) = cipher::plaintext_of(v) {
+            self.hasher.update(&bytes[..]);
+        }
+    }
+
+    fn map(&mut self, m: &mut Map) -> Result<(), WalkError> {
+        self.stack.push_level();
+        for item in &mut m.0 {
+            match item {
+                Item::Comment(c) => {
+                    self.stack.add(c);
+                    if self.selector.should_encrypt(&self.path, &self.stack, true) {
+                        self.comment(c)?;
+                    }
+                }
+                Item::Entry(k, v) => {
+                    self.path.push(k.clone());
+                    self.value(v)?;
+                    self.path.pop();
+                    self.stack.clear_level();
+                }
+            }
+        }
+        self.stack.pop_level();
+        Ok(())
+    }
+
+    /// A mapping comment selected for encryption.
+    fn comment(&mut self, c: &mut String) -> Result<(), WalkError> {
+        let aad = aad(&self.path);
+        match &mut self.mode {
+            Mode::Encrypt { key, stash } => {
+                let enc = cipher::encrypt_value(key, &Value::Comment(c.clone()), &aad, *stash)
+                    .map_err(|e| WalkError::Cipher(aad.clone(), e))?;
+                c.zeroize();
+                *c = enc;
+            }
+            Mode::Decrypt { key, stash } => {
+                if cipher::is_encrypted(c) {
+                    match cipher::decrypt_value(key, c, &aad, Some(stash)) {
+                        Ok(Value::Comment(p)) => *c = p,
+                        _ => self.warnings.push(format!(
+                            "a comment under `{aad}` could not be decrypted and was kept as it is"
+                        )),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn value(&mut self, v: &mut Value) -> Result<(), WalkError> {
+        match v {
+            Value::Map(m) => self.map(m),
+            Value::Seq(items) => {
+                self.stack.push_level();
+                for e in items.iter_mut() {
+                    if let Value::Comment(c) = e {
+                        self.stack.add(c);
+                        let enc = self.selector.should_encrypt(&self.path, &self.stack, true);
+                        if enc {
+                            if let Mode::Encrypt { key, stash } = &self.mode {
+                                let aad = aad(&self.path);
+                                // In a sequence an encrypted comment is stored as a string element.
+                                let s = cipher::encrypt_value(key, e, &aad, *stash)
+                                    .map_err(|err| WalkError::Cipher(aad.clone(), err))?;
+                                e.zeroize();
+                                *e = Value::Str(s);
+                            }
+                        }
+                    } else {
+                        self.value(e)?;
+                        self.stack.clear_level();
+                    }
+                }
+                self.stack.pop_level();
+                Ok(())
+            }
+            Value::Null => Ok(()),
+            Value::Comment(_) => Ok(()),
+            _ => self.leaf(v),
+        }
+    }
+
+    fn leaf(&mut self, v: &mut Value) -> Result<(), WalkError> {
+        let encrypt = self.selector.should_encrypt(&self.path, &self.stack, false);
+        let aad = aad(&self.path);
+        match &mut self.mode {
+            Mode::Encrypt { key, stash } => {
+                let (key, stash) = (*key, *stash);
+                if encrypt || !self.mac_only {
+                    self.hash(v);
+                }
+                if encrypt {
+                    let s = cipher::encrypt_value(key, v, &aad, stash)
+                        .map_err(|e| WalkError::Cipher(aad.clone(), e))?;
+                    v.zeroize();
+                    *v = Value::Str(s);
+                }
+            }
+            Mode::Decrypt { key, stash } => {
+                if encrypt {
+                    let Value::Str(s) = &*v else {
+                        return Err(WalkError::Cipher(aad, CipherError::NotEncrypted));
+                    };
+                    let plain = cipher::decrypt_value(key, s, &aad, Some(stash))
+                        .map_err(|e| WalkError::Cipher(aad.clone(), e))?;
+                    *v = plain;
+                    if !matches!(v, Value::Comment(_)) {
+                        self.hash(v);
+                    }
+                } else if !self.mac_only {
+                    self.hash(v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn digest_hex(self) -> String {
+        let d = self.hasher.finalize();
+        let mut s = String::with_capacity(128);
+        for b in d {
+            s.push_str(&format!("{b:02X}"));
+        }
+        s
+    }
+}
+
+/// Encrypts plaintext documents for the given recipients with a fresh data key.
+pub fn encrypt(branches: Vec<Map>, opts: &EncryptOptions) -> Result<EncryptedFile, EncryptError> {
+    if branches.is_empty() {
+        return Err(StoreError::Empty.into());
+    }
+    if branches.iter().any(|b| b.get("sops").is_some()) {
+        return Err(StoreError::AlreadyEncrypted.into());
+    }
+    let groups: Vec<&Vec<Recipient>> = opts.key_groups.iter().filter(|g| !g.is_empty()).collect();
+    if groups.is_empty() {
+        return Err(EncryptError::NoRecipients);
+    }
+    check_comment_regex_in_sequences(&branches, opts.selector.as_ref())?;
+    let data_key = DataKey::generate().map_err(|e| EncryptError::Value {
+        path: String::new(),
+        source: e,
+    })?;
+    let mut threshold = opts.shamir_threshold;
+    if groups.len() > 1 && threshold == 0 {
+        threshold = groups.len();
+    }
+    let key_groups = wrap_groups(&data_key, &groups, threshold)?;
+    let metadata = Metadata {
+        key_groups,
+        shamir_threshold: threshold,
+        lastmodified: String::new(),
+        mac: String::new(),
+        selector: if opts.binary {
+            None
+        } else {
+            Some(opts.selector.clone().unwrap_or_default())
+        },
+        mac_only_encrypted: opts.mac_only_encrypted && !opts.binary,
+        version: SOPS_VERSION.into(),
+    };
+    seal_document(branches, metadata, &data_key, None)
+}
+
+/// Wraps the data key (or its Shamir shares) for every recipient of every group.
+fn wrap_groups(
+    data_key: &DataKey,
+    groups: &[&Vec<Recipient>],
+    threshold: usize,
+) -> Result<Vec<KeyGroup>, EncryptError> {
+    let shares = if groups.len() > 1 {
+        shamir::split(data_key.expose(), groups.len(), threshold)?
+    } else {
+        vec![zeroize::Zeroizing::new(data_key.expose().to_vec())]
+    };
+    groups
+        .iter()
+        .zip(shares.iter())
+        .map(|(g, share)| {
+            Ok(KeyGroup {
+                age: g
+                    .iter()
+                    .map(|r| {
+                        Ok(AgeKey {
+                            recipient: r.as_str().to_owned(),
+                            enc: keys::wrap(share, r)?,
+                        })
+                    })
+                    .collect::<Result<_, keys::WrapError>>()?,
+                others: Vec::new(),
+            })
+        })
+        .collect()
+}
+
+/// With a comment rule, sops stores an encrypted comment inside a sequence as a string, which
+/// changes how the next element is judged on decryption: the file could not be opened again
+/// (getsops/sops#2281). Refuse instead of writing it.
+fn check_comment_regex_in_sequences(
+    branches: &[Map],
+    selector: Option<&Selector>,
+) -> Result<(), EncryptError> {
+    if !matches!(
+        selector,
+        Some(Selector::EncryptedCommentRegex(_) | Selector::UnencryptedCommentRegex(_))
+    ) {
+        return Ok(());
+    }
+    fn seq_has_comment(v: &Value) -> bool {
+        match v {
+            Value::Seq(items) => items
+                .iter()
+                .any(|e| matches!(e, Value::Comment(_)) || seq_has_comment(e)),
+            Value::Map(m) => m.entries().any(|(_, v)| seq_has_comment(v)),
+            _ => false,
+        }
+    }
+    if branches
+        .iter()
+        .any(|b| b.entries().any(|(_, v)| seq_has_comment(v)))
+    {
+        return Err(EncryptError::Unsafe(
+            "a comment inside a list cannot be used with a comment-based selection rule: sops would \
+             write a file that cannot be decrypted (getsops/sops#2281); move the comment out of the list"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Encrypts the selected leaves, computes and encrypts the MAC, stamps `lastmodified`.
+fn seal_document(
+    mut branches: Vec<Map>,
+    mut metadata: Metadata,
+    data_key: &DataKey,
+    stash: Option<&IvStash>,
+) -> Result<EncryptedFile, EncryptError> {
+    let selector = metadata.effective_selector();
+    let mut walk = Walk::new(
+        &selector,
+        metadata.mac_only_encrypted,
+        Mode::Encrypt {
+            key: data_key,
+            stash,
+        },
+    );
+    let result = branches.iter_mut().try_for_each(|b| walk.map(b));
+    if let Err(WalkError::Cipher(path, source)) = result {
+        for b in &mut branches {
+            b.zeroize();
+        }
+        return Err(EncryptError::Value { path, source });
+    }
+    let mac = walk.digest_hex();
+    let lastmodified = now_rfc3339();
+    metadata.mac =
+        cipher::encrypt_value(data_key, &Value::Str(mac), &lastmodified, None).map_err(|e| {
+            EncryptError::Value {
+                path: "sops:mac".into(),
+                source: e,
+            }
+        })?;
+    metadata.lastmodified = lastmodified;
+    Ok(EncryptedFile { branches, metadata })
+}
+
+impl EncryptedFile {
+    /// Parses an encrypted file in `format` (binary files are read as their JSON container).
+    pub fn parse(bytes: &[u8], format: Format) -> Result<EncryptedFile, DecryptError> {
+        let container = store::container_format(format);
+        let mut branches = store::parse_encrypted(container, bytes)?;
+        let meta_tree = store::split_metadata(&mut branches)?;
+        let metadata = Metadata::from_tree(&meta_tree)?;
+        Ok(EncryptedFile { branches, metadata })
+    }
+
+    /// Emits the file in `format` with the metadata appended to every document.
+    pub fn emit(&self, format: Format, opts: &StoreOptions) -> Result<Vec<u8>, StoreError> {
+        let container = store::container_format(format);
+        let meta = self.metadata.to_tree(container != Format::Yaml);
+        let branches = store::attach_metadata(&self.branches, &meta);
+        store::emit_encrypted(container, &branches, opts)
+    }
+
+    /// Recovers the data key with `identities` (any key of a group opens it; with Shamir,
+    /// enough groups must open).
+    pub fn data_key(&self, identities: &[Identity]) -> Result<DataKey, DecryptError> {
+        let groups = &self.metadata.key_groups;
+        let no_identity = |opened: Option<(usize, usize)>| DecryptError::NoIdentity {
+            recipients: self.metadata.recipients(),
+            tried: identities.iter().map(|i| i.public().to_owned()).collect(),
+            groups: opened,
+        };
+        let open_group = |g: &KeyGroup| {
+            g.age
+                .iter()
+                .find_map(|k| keys::unwrap(&k.enc, identities).ok())
+        };
+        if groups.len() <= 1 {
+            let part = groups
+                .first()
+                .and_then(open_group)
+                .ok_or_else(|| no_identity(None))?;
+            return DataKey::from_bytes(&part).ok_or_else(|| {
+                DecryptError::DataKey(format!("expected 32 bytes, got {}", part.len()))
+            });
+        }
+        let threshold = if self.metadata.shamir_threshold == 0 {
+            groups.len()
+        } else {
+            self.metadata.shamir_threshold
+        };
+        let parts: Vec<_> = groups.iter().filter_map(open_group).collect();
+        if parts.len() < threshold {
+            return Err(no_identity(Some((parts.len(), threshold))));
+        }
+        let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
+        let key = shamir::combine(&refs).map_err(|e| DecryptError::DataKey(e.to_string()))?;
+        DataKey::from_bytes(&key)
+            .ok_or_else(|| DecryptError::DataKey(format!("expected 32 bytes, got {}", key.len())))
+    }
+
+    /// Decrypts every selected value and verifies the MAC.
+    pub fn decrypt(
+        &self,
+        identities: &[Identity],
+        opts: DecryptOptions,
+    ) -> Result<PlainFile, DecryptError> {
+        let data_key = self.data_key(identities)?;
+        self.decrypt_with_key(data_key, opts)
+    }
+
+    /// Decrypts with an already recovered data key.
+    pub fn decrypt_with_key(
+        &self,
+        data_key: DataKey,
+        opts: DecryptOptions,
+    ) -> Result<PlainFile, DecryptError> {
+        let selector = self.metadata.effective_selector();
+        let mut stash = IvStash::default();
+        let mut branches = self.branches.clone();
+        let (mac, warnings) = {
+            let mut walk = Walk::new(
+                &selector,
+                self.metadata.mac_only_encrypted,
+                Mode::Decrypt {
+                    key: &data_key,
+                    stash: &mut stash,
+                },
+            );
+            if let Err(WalkError::Cipher(path, source)) =
+                branches.iter_mut().try_for_each(|b| walk.map(b))
+            {
+                for b in &mut branches {
+                    b.zeroize();
+                }
+                return Err(DecryptError::Value { path, source });
+            }
+            let warnings = std::mem::take(&mut walk.warnings);
+            (walk.digest_hex(), warnings)
+        };
+        let plain = PlainFile {
+            branches,
+            metadata: self.metadata.clone(),
+            warnings,
+            data_key,
+            stash,
+        };
+        if !opts.ignore_mac {
+            plain.verify_mac(&mac)?;
+        }
+        Ok(plain)
+    }
+
+    /// True when the file counts as encrypted for `sops filestatus`: metadata with a
+    /// non-empty `version` and `mac`.
+    pub fn is_complete(&self) -> bool {
+        !self.metadata.version.is_empty() && !self.metadata.mac.is_empty()
+    }
+}
+
+impl PlainFile {
+    fn verify_mac(&self, computed: &str) -> Result<(), DecryptError> {
+        if self.metadata.mac.is_empty() {
+            return Err(DecryptError::MacMissing);
+        }
+        let aad =
+            canonical_rfc3339(&self.metadata.lastmodified).ok_or(DecryptError::MacUndecryptable)?;
+        let stored = match cipher::decrypt_value(&self.data_key, &self.metadata.mac, &aad, None) {
+            Ok(Value::Str(s)) => s,
+            _ => return Err(DecryptError::MacUndecryptable),
+        };
+        // Constant-time comparison of the two hex digests.
+        let equal = stored.len() == computed.len()
+            && stored
+                .bytes()
+                .zip(computed.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if equal {
+            Ok(())
+        } else {
+            Err(DecryptError::MacMismatch)
+        }
+    }
+
+    /// Re-encrypts the (possibly edited) documents with the same data key, reusing the IV of
+    /// every value whose path and plaintext did not change, so only changed values, `mac` and
+    /// `lastmodified` differ from the original file.
+    pub fn reencrypt(&self) -> Result<EncryptedFile, EncryptError> {
+        let branches = self.branches.clone();
+        seal_document(
+            branches,
+            self.metadata.clone(),
+            &self.data_key,
+            Some(&self.stash),
+        )
+    }
+
+    /// Re-encrypts for new key groups with a **new** data key (every value changes): what
+    /// `rotate` and a recipient removal need.
+    pub fn rotate(&self, key_groups: &[Vec<Recipient>]) -> Result<EncryptedFile, EncryptError> {
+        let groups: Vec<&Vec<Recipient>> = key_groups.iter().filter(|g| !g.is_empty()).collect();
+        if groups.is_empty() {
+            return Err(EncryptError::NoRecipients);
+        }
+        let data_key = DataKey::generate().map_err(|e| EncryptError::Value {
+            path: String::new(),
+            source: e,
+        })?;
+        let mut metadata = self.metadata.clone();
+        let threshold = if groups.len() > 1 {
+            match metadata.shamir_threshold {
+                0 => groups.len(),
+                t => t.min(groups.len()),
+            }
+        } else {
+            metadata.shamir_threshold
+        };
+        metadata.shamir_threshold = threshold;
+        metadata.key_groups = wrap_groups(&data_key, &groups, threshold)?;
+        seal_document(self.branches.clone(), metadata, &data_key, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Map {
+        let mut inner = Map::new();
+        inner.push("port", Value::Int(5432));
+        inner.push("password", Value::Str("s3cret".into()));
+        inner.0.push(Item::Comment(" trailing note".into()));
+        let mut m = Map::new();
+        m.0.push(Item::Comment(" header".into()));
+        m.push("db", Value::Map(inner));
+        m.push(
+            "list",
+            Value::Seq(vec![
+                Value::Str("a".into()),
+                Value::Comment(" in list".into()),
+                Value::Float(1.5),
+                Value::Null,
+                Value::Bool(true),
+            ]),
+        );
+        m.push("empty", Value::Str(String::new()));
+        m.push("note_unencrypted", Value::Str("visible".into()));
+        m
+    }
+
+    fn opts(r: &Recipient) -> EncryptOptions {
+        EncryptOptions {
+            key_groups: vec![vec![r.clone()]],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn round_trip_and_selection() {
+        let (id, _s) = Identity::generate();
+        let r: Recipient = id.public().parse().unwrap();
+        let enc = encrypt(vec![sample()], &opts(&r)).unwrap();
+        let b = &enc.branches[0];
+        assert_eq!(
+            b.get("note_unencrypted"),
+            Some(&Value::Str("visible".into()))
+        );
+        assert_eq!(b.get("empty"), Some(&Value::Str(String::new())));
+        assert!(cipher::is_encrypted(
+            b.get("db")
+                .unwrap()
+                .as_map()
+                .unwrap()
+                .get("password")
+                .unwrap()
+                .as_str()
+                .unwrap()
+        ));
+        let list = b.get("list").unwrap().as_seq().unwrap();
+        assert!(
+            cipher::is_encrypted(list[1].as_str().unwrap()),
+            "list comment stored as ENC string"
+        );
+        assert_eq!(list[3], Value::Null);
+        let plain = enc.decrypt(&[id], DecryptOptions::default()).unwrap();
+        assert_eq!(plain.branches, vec![sample()]);
+    }
+
+    #[test]
+    fn reencrypt_keeps_unchanged_ciphertexts() {
+        let (id, _s) = Identity::generate();
+        let r: Recipient = id.public().parse().unwrap();
+        let enc = encrypt(vec![sample()], &opts(&r)).unwrap();
+        let mut plain = enc.decrypt(&[id], DecryptOptions::default()).unwrap();
+        let again = plain.reencrypt().unwrap();
+        assert_eq!(again.branches, enc.branches);
+        if let Some(Value::Map(db)) = plain.branches[0].get_mut("db") {
+            *db.get_mut("port").unwrap() = Value::Int(5433);
+        }
+        let changed = plain.reencrypt().unwrap();
+        let port = |f: &EncryptedFile| {
+            f.branches[0]
+                .get("db")
+                .unwrap()
+                .as_map()
+                .unwrap()
+                .get("port")
+                .cloned()
+        };
+        let pw = |f: &EncryptedFile| {
+            f.branches[0]
+                .get("db")
+                .unwrap()
+                .as_map()
+                .unwrap()
+                .get("password")
+                .cloned()
+        };
+        assert_ne!(port(&changed), port(&enc));
+        assert_eq!(pw(&changed), pw(&enc));
+    }
+
+    #[test]
+    fn tampering_is_detected() {
+        let (id, _s) = Identity::generate();
+        let r: Recipient = id.public().parse().unwrap();
+        let enc = encrypt(vec![sample()], &opts(&r)).unwrap();
+        // Changing an unencrypted value breaks the MAC.
+        let mut t = enc.clone();
+        *t.branches[0].get_mut("note_unencrypted").unwrap() = Value::Str("changed".into());
+        let (stranger, _) = Identity::generate();
+        assert!(matches!(
+            t.decrypt(&[stranger], DecryptOptions::default()),
+            Err(DecryptError::NoIdentity { .. })
+        ));
+        let plain_err = t.decrypt(&[id], DecryptOptions::default()).err().unwrap();
+        assert!(
+            matches!(plain_err, DecryptError::MacMismatch),
+            "{plain_err:?}"
+        );
+    }
+
+    #[test]
+    fn shamir_groups_need_threshold() {
+        let ids: Vec<(Identity, _)> = (0..3).map(|_| Identity::generate()).collect();
+        let groups: Vec<Vec<Recipient>> = ids
+            .iter()
+            .map(|(i, _)| vec![i.public().parse().unwrap()])
+            .collect();
+        let enc = encrypt(
+            vec![sample()],
+            &EncryptOptions {
+                key_groups: groups,
+                shamir_threshold: 2,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut ids: Vec<Identity> = ids.into_iter().map(|(i, _)| i).collect();
+        let third = ids.pop().unwrap();
+        let second = ids.pop().unwrap();
+        assert!(matches!(
+            enc.decrypt(&[third], DecryptOptions::default()),
+            Err(DecryptError::NoIdentity {
+                groups: Some((1, 2)),
+                ..
+            })
+        ));
+        ids.push(second);
+        assert!(enc.decrypt(&ids, DecryptOptions::default()).is_ok());
+    }
+}
