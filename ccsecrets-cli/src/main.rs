@@ -1,1 +1,35 @@
-fn main() {}
+//! The `ccsecrets` binary: parse flags, read the environment once, run one subcommand, map
+//! its error to an exit code. No format or crypto logic lives here.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod commands;
+mod env;
+mod error;
+mod output;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::CliError;
+
+fn run(cli: Cli, env: &env::Env) -> Result<(), CliError> {
+    let global = commands::Global {
+        config: cli.config.clone().or_else(|| env.sops_config.clone()),
+        indent: cli.indent,
+    };
+    match cli.command {
+        Command::Encrypt(args) => commands::encrypt::run(args, &global, env),
+        Command::Decrypt(args) => commands::decrypt::run(args, &global, env),
+        Command::Filestatus(args) => commands::filestatus::run(args),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let env = env::Env::read();
+    if let Err(e) = run(cli, &env) {
+        output::error(&e.to_string());
+        std::process::exit(e.code);
+    }
+}

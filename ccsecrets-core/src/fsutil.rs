@@ -66,14 +66,32 @@ pub fn write_atomic(
     bytes: &[u8],
     expected: Option<&FileStamp>,
 ) -> Result<(), WriteError> {
+    write_with_mode(path, bytes, expected, None)
+}
+
+/// Like [`write_atomic`], but the result is always mode 0600: for decrypted plaintext.
+pub fn write_private(
+    path: &Path,
+    bytes: &[u8],
+    expected: Option<&FileStamp>,
+) -> Result<(), WriteError> {
+    write_with_mode(path, bytes, expected, Some(0o600))
+}
+
+fn write_with_mode(
+    path: &Path,
+    bytes: &[u8],
+    expected: Option<&FileStamp>,
+    force_mode: Option<u32>,
+) -> Result<(), WriteError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
     };
-    let mode = match fs::metadata(path) {
+    let mode = force_mode.unwrap_or_else(|| match fs::metadata(path) {
         Ok(m) => m.permissions().mode() & 0o7777,
         Err(_) => 0o600,
-    };
+    });
     let (tmp_path, mut tmp) = create_temp_beside(&dir, path).map_err(io_err(path))?;
     let result = (|| {
         tmp.write_all(bytes)?;

@@ -46,8 +46,8 @@ impl FromStr for Recipient {
         };
         let kind = if text.starts_with("age1pq1") {
             return Err(err("post-quantum age recipients are not supported"));
-        } else if text.starts_with("age1") {
-            if text[4..].contains('1') {
+        } else if let Some(rest) = text.strip_prefix("age1") {
+            if rest.contains('1') {
                 return Err(err("age plugin recipients are not supported"));
             }
             RecipientKind::X25519(text.parse().map_err(|e: &str| err(e))?)

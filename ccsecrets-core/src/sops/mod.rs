@@ -3,6 +3,7 @@
 pub mod cipher;
 pub mod document;
 pub mod metadata;
+pub mod path;
 pub mod rules;
 pub mod scalar;
 pub mod select;

@@ -1,0 +1,38 @@
+//! Command-line definitions (clap only; no behaviour here).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::{decrypt, encrypt, filestatus};
+
+/// ccsecrets: sops-compatible secrets for a public base repo and a private instance repo.
+///
+/// The sops-like subcommands take sops's own flags, read the same environment
+/// (SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD, SOPS_AGE_SSH_PRIVATE_KEY_FILE,
+/// ~/.config/sops/age/keys.txt, SOPS_AGE_RECIPIENTS) and find .sops.yaml as sops does.
+#[derive(Debug, Parser)]
+#[command(name = "ccsecrets", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Use this .sops.yaml instead of searching upwards from the current directory
+    /// (also SOPS_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Indentation of YAML and JSON output, as sops's global --indent.
+    #[arg(long, global = true, value_name = "N")]
+    pub indent: Option<i64>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Encrypt a file (sops encrypt).
+    Encrypt(encrypt::Args),
+    /// Decrypt a file (sops decrypt).
+    Decrypt(decrypt::Args),
+    /// Tell whether a file is a complete sops file: prints {"encrypted":true|false}.
+    Filestatus(filestatus::Args),
+}

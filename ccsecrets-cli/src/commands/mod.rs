@@ -1,0 +1,192 @@
+//! One file per subcommand, plus the input/output plumbing they share.
+
+pub mod decrypt;
+pub mod encrypt;
+pub mod filestatus;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use ccsecrets_core::fsutil::{self, FileStamp};
+use ccsecrets_core::sops::store::{Format, StoreOptions};
+use zeroize::Zeroizing;
+
+use crate::error::{code, CliError};
+
+/// The bytes of the input file (or stdin) and what they looked like when read.
+pub struct Input {
+    /// The path given, `None` for stdin.
+    pub path: Option<PathBuf>,
+    /// The content.
+    pub bytes: Zeroizing<Vec<u8>>,
+    /// Stamp for refusing to overwrite a file changed meanwhile.
+    pub stamp: FileStamp,
+}
+
+impl Input {
+    /// A name for messages.
+    pub fn display_path(&self) -> PathBuf {
+        self.path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("<stdin>"))
+    }
+}
+
+/// Reads FILE, or stdin when FILE is absent or `-`.
+pub fn read_input(file: Option<&Path>) -> Result<Input, CliError> {
+    match file {
+        Some(p) if p != Path::new("-") => {
+            let bytes = std::fs::read(p).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    CliError::new(
+                        code::NO_FILE_SPECIFIED,
+                        format!("cannot operate on non-existent file {}", p.display()),
+                    )
+                } else {
+                    CliError::new(code::COULD_NOT_READ_INPUT, format!("{}: {e}", p.display()))
+                }
+            })?;
+            let stamp = FileStamp::of_bytes(&bytes);
+            Ok(Input {
+                path: Some(p.to_owned()),
+                bytes: Zeroizing::new(bytes),
+                stamp,
+            })
+        }
+        _ => {
+            let mut buf = Zeroizing::new(Vec::new());
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| CliError::new(code::COULD_NOT_READ_INPUT, format!("<stdin>: {e}")))?;
+            Ok(Input {
+                path: None,
+                bytes: buf,
+                stamp: FileStamp::absent(),
+            })
+        }
+    }
+}
+
+/// `--input-type`/`--output-type` value, else the format the path's extension implies.
+pub fn format_for(explicit: Option<&str>, path: Option<&Path>) -> Result<Format, CliError> {
+    match explicit {
+        Some(name) => Format::from_name(name).ok_or_else(|| {
+            CliError::new(code::GENERIC, format!("unknown file type {name:?}"))
+                .hint("use one of yaml, json, dotenv, ini, binary")
+        }),
+        None => Ok(path.map(Format::from_path).unwrap_or(Format::Binary)),
+    }
+}
+
+/// Applies the global `--indent` to the store options.
+pub fn apply_indent(mut opts: StoreOptions, indent: Option<i64>) -> Result<StoreOptions, CliError> {
+    if let Some(i) = indent {
+        if !(0..=9).contains(&i) {
+            return Err(CliError::new(
+                code::GENERIC,
+                format!("invalid --indent {i}: use 0 to 9"),
+            ));
+        }
+        opts.yaml_indent = if i < 2 { 4 } else { i as usize };
+        opts.json_indent = Some(i as usize);
+    }
+    Ok(opts)
+}
+
+/// Where the result goes.
+pub enum Destination<'a> {
+    Stdout,
+    File(&'a Path),
+    InPlace(&'a Input),
+}
+
+/// Picks the destination from `--in-place` and `--output`.
+pub fn destination<'a>(
+    input: &'a Input,
+    in_place: bool,
+    output: Option<&'a Path>,
+) -> Result<Destination<'a>, CliError> {
+    match (in_place, output) {
+        (true, Some(_)) => Err(CliError::new(
+            code::CONFLICTING_PARAMETERS,
+            "--in-place and --output cannot be used together",
+        )),
+        (true, None) if input.path.is_none() => Err(CliError::new(
+            code::CONFLICTING_PARAMETERS,
+            "--in-place needs a file, not stdin",
+        )),
+        (true, None) => Ok(Destination::InPlace(input)),
+        (false, Some(p)) => Ok(Destination::File(p)),
+        (false, None) => Ok(Destination::Stdout),
+    }
+}
+
+/// Writes the result: atomically to a file, or to stdout in one write. `private` forces mode
+/// 0600 (decrypted plaintext).
+pub fn write_output(dest: Destination<'_>, bytes: &[u8], private: bool) -> Result<(), CliError> {
+    let write = if private {
+        fsutil::write_private
+    } else {
+        fsutil::write_atomic
+    };
+    match dest {
+        Destination::Stdout => {
+            let mut out = std::io::stdout().lock();
+            match out.write_all(bytes).and_then(|_| out.flush()) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                Err(e) => Err(CliError::new(
+                    code::COULD_NOT_WRITE_OUTPUT,
+                    format!("<stdout>: {e}"),
+                )),
+            }
+        }
+        Destination::File(p) => write(p, bytes, None).map_err(|e| CliError::write(&e)),
+        Destination::InPlace(input) => {
+            let p = input
+                .path
+                .as_deref()
+                .expect("destination() checked in-place has a path");
+            write(p, bytes, Some(&input.stamp)).map_err(|e| CliError::write(&e))
+        }
+    }
+}
+
+/// Prints warnings from the core to stderr (they never contain values).
+pub fn warn_all(file: &Path, warnings: &[String]) {
+    for w in warnings {
+        crate::output::warn(&format!("{}: {w}", file.display()));
+    }
+}
+
+/// Flags that apply to every subcommand.
+pub struct Global {
+    /// `--config` or `SOPS_CONFIG`.
+    pub config: Option<PathBuf>,
+    /// `--indent`.
+    pub indent: Option<i64>,
+}
+
+/// Finds and loads `.sops.yaml`: `--config`/`SOPS_CONFIG`, else upwards from the current
+/// directory. `Ok(None)` when there is none.
+pub fn load_config(
+    global: &Global,
+) -> Result<Option<ccsecrets_core::sops::rules::Config>, CliError> {
+    use ccsecrets_core::sops::rules::{find_config, Config};
+    let path = match &global.config {
+        Some(p) => Some(p.clone()),
+        None => {
+            let cwd = std::env::current_dir().map_err(|e| {
+                CliError::new(
+                    code::GENERIC,
+                    format!("cannot read the current directory: {e}"),
+                )
+            })?;
+            find_config(&cwd)
+        }
+    };
+    match path {
+        Some(p) => Config::load(&p).map(Some).map_err(|e| CliError::rules(&e)),
+        None => Ok(None),
+    }
+}
