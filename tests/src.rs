@@ -53,7 +53,9 @@ pub fn age_bin() -> PathBuf {
         .map(PathBuf::from)
         .or_else(|| find_on_path("age"))
         .filter(|p| p.is_file())
-        .expect("the real age binary is required (oracle): apt-get install age or set CCSECRETS_AGE")
+        .expect(
+            "the real age binary is required (oracle): apt-get install age or set CCSECRETS_AGE",
+        )
 }
 
 /// The `ccsecrets` binary, built once for this test run.
@@ -62,7 +64,14 @@ pub fn ccsecrets_bin() -> PathBuf {
     BIN.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "ccsecrets-cli", "--bin", "ccsecrets"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "ccsecrets-cli",
+                "--bin",
+                "ccsecrets",
+            ])
             .current_dir(repo_root())
             .status()
             .expect("run cargo build");

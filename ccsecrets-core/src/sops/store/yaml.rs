@@ -1,16 +1,26 @@
-//! The YAML store (placeholder; being written).
+//! The YAML store. Not implemented yet: every call returns a clear error (no panic), so
+//! the rest of the engine (JSON, binary) is usable meanwhile.
 use super::{StoreError, StoreOptions};
 use crate::sops::tree::{Map, Value};
 
-/// Parses a plain YAML stream.
+fn missing() -> StoreError {
+    StoreError::Unrepresentable {
+        format: "yaml",
+        reason: "the YAML store is not implemented yet".into(),
+    }
+}
+
+/// Parses a plain YAML stream (not implemented yet).
 pub fn parse(_bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
-    todo!("yaml parse")
+    Err(missing())
 }
-/// Emits documents as sops does.
+
+/// Emits documents as sops does (not implemented yet).
 pub fn emit(_branches: &[Map], _opts: &StoreOptions) -> Result<Vec<u8>, StoreError> {
-    todo!("yaml emit")
+    Err(missing())
 }
-/// Emits one value.
+
+/// Emits one value (not implemented yet).
 pub fn emit_value(_value: &Value, _opts: &StoreOptions) -> Result<Vec<u8>, StoreError> {
-    todo!("yaml emit_value")
+    Err(missing())
 }
