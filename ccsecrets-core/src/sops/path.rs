@@ -75,10 +75,20 @@ mod tests {
     #[test]
     fn looks_up_nested_values() {
         let mut inner = Map::new();
-        inner.push("l", Value::Seq(vec![Value::Comment("c".into()), Value::Int(1), Value::Int(2)]));
+        inner.push(
+            "l",
+            Value::Seq(vec![
+                Value::Comment("c".into()),
+                Value::Int(1),
+                Value::Int(2),
+            ]),
+        );
         let mut m = Map::new();
         m.push("a", Value::Map(inner));
-        assert_eq!(get(&m, &parse(r#"["a"]["l"][1]"#).unwrap()), Some(&Value::Int(2)));
+        assert_eq!(
+            get(&m, &parse(r#"["a"]["l"][1]"#).unwrap()),
+            Some(&Value::Int(2))
+        );
         assert_eq!(get(&m, &parse(r#"["a"]["x"]"#).unwrap()), None);
     }
 }
