@@ -126,6 +126,74 @@ fn write_with_mode(
     Ok(())
 }
 
+/// Replaces several files as one step: every new content is written to a temp file and
+/// synced, and every target checked against its stamp, before any is renamed into place. If a
+/// rename fails midway, the files already replaced get their previous content back.
+pub fn write_all_or_nothing(files: &[(&Path, &[u8], &FileStamp)]) -> Result<(), WriteError> {
+    let mut prepared: Vec<(PathBuf, &Path, u32)> = Vec::new();
+    let cleanup = |prepared: &[(PathBuf, &Path, u32)]| {
+        for (tmp, _, _) in prepared {
+            let _ = fs::remove_file(tmp);
+        }
+    };
+    for (path, bytes, _) in files {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let mode = fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .unwrap_or(0o600);
+        let step = create_temp_beside(&dir, path).and_then(|(tmp, mut f)| {
+            let r = f
+                .write_all(bytes)
+                .and_then(|_| f.set_permissions(fs::Permissions::from_mode(mode)))
+                .and_then(|_| f.sync_all());
+            match r {
+                Ok(()) => Ok(tmp),
+                Err(e) => {
+                    let _ = fs::remove_file(&tmp);
+                    Err(e)
+                }
+            }
+        });
+        match step {
+            Ok(tmp) => prepared.push((tmp, path, mode)),
+            Err(e) => {
+                cleanup(&prepared);
+                return Err(io_err(path)(e));
+            }
+        }
+    }
+    for (path, _, stamp) in files {
+        match FileStamp::current(path) {
+            Ok(now) if &now == *stamp => {}
+            Ok(_) => {
+                cleanup(&prepared);
+                return Err(WriteError::Changed(path.to_path_buf()));
+            }
+            Err(e) => {
+                cleanup(&prepared);
+                return Err(io_err(path)(e));
+            }
+        }
+    }
+    let originals: Vec<Option<Vec<u8>>> = files.iter().map(|(p, _, _)| fs::read(p).ok()).collect();
+    for (i, (tmp, path, _)) in prepared.iter().enumerate() {
+        if let Err(e) = fs::rename(tmp, path) {
+            // Put back what was already replaced, then drop the remaining temp files.
+            for (j, (_, done, _)) in prepared[..i].iter().enumerate() {
+                if let Some(orig) = &originals[j] {
+                    let _ = write_atomic(done, orig, None);
+                }
+            }
+            cleanup(&prepared[i..]);
+            return Err(io_err(path)(e));
+        }
+    }
+    Ok(())
+}
+
 fn create_temp_beside(dir: &Path, target: &Path) -> io::Result<(PathBuf, File)> {
     let name = target
         .file_name()
@@ -190,5 +258,24 @@ mod tests {
         ));
         assert_eq!(fs::read(&p).unwrap(), b"someone else");
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn all_or_nothing_refuses_if_any_changed() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a");
+        let b = d.path().join("b");
+        fs::write(&a, b"a0").unwrap();
+        fs::write(&b, b"b0").unwrap();
+        let sa = FileStamp::of_bytes(b"a0");
+        let stale = FileStamp::of_bytes(b"old");
+        let r = write_all_or_nothing(&[(&a, b"a1", &sa), (&b, b"b1", &stale)]);
+        assert!(matches!(r, Err(WriteError::Changed(_))));
+        assert_eq!(fs::read(&a).unwrap(), b"a0");
+        assert_eq!(fs::read(&b).unwrap(), b"b0");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
+        let sb = FileStamp::of_bytes(b"b0");
+        write_all_or_nothing(&[(&a, b"a1", &sa), (&b, b"b1", &sb)]).unwrap();
+        assert_eq!(fs::read(&b).unwrap(), b"b1");
     }
 }

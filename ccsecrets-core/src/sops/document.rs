@@ -643,6 +643,123 @@ impl PlainFile {
     }
 }
 
+/// How the recipients of a file change, group by group (keys compared by their text).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyDiff {
+    /// `(group index, recipient)` pairs added.
+    pub added: Vec<(usize, String)>,
+    /// `(group index, recipient)` pairs removed.
+    pub removed: Vec<(usize, String)>,
+}
+
+impl KeyDiff {
+    /// True when nothing changes.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// The result of bringing a file to a set of key groups.
+#[non_exhaustive]
+pub enum KeyUpdate {
+    /// The file already has exactly these recipients.
+    Unchanged,
+    /// Recipients were only added: the same data key is wrapped for the new groups; values,
+    /// MAC and `lastmodified` are unchanged (as `sops updatekeys`).
+    Rewrapped(EncryptedFile),
+    /// A recipient was removed: a new data key was generated and every value re-encrypted,
+    /// so the removed key cannot open this or any later version.
+    Rotated(EncryptedFile),
+}
+
+impl EncryptedFile {
+    /// The recipient diff from this file's groups to `groups`.
+    pub fn key_diff(&self, groups: &[Vec<Recipient>]) -> KeyDiff {
+        let mut diff = KeyDiff::default();
+        let n = self.metadata.key_groups.len().max(groups.len());
+        for i in 0..n {
+            let old: Vec<&str> = self
+                .metadata
+                .key_groups
+                .get(i)
+                .map(|g| g.age.iter().map(|k| k.recipient.as_str()).collect())
+                .unwrap_or_default();
+            let new: Vec<&str> = groups
+                .get(i)
+                .map(|g| g.iter().map(|r| r.as_str()).collect())
+                .unwrap_or_default();
+            diff.added.extend(
+                new.iter()
+                    .filter(|r| !old.contains(r))
+                    .map(|r| (i, r.to_string())),
+            );
+            diff.removed.extend(
+                old.iter()
+                    .filter(|r| !new.contains(r))
+                    .map(|r| (i, r.to_string())),
+            );
+        }
+        diff
+    }
+
+    /// Wraps `data_key` for new key groups, keeping every value, the MAC and `lastmodified`.
+    /// The file's Shamir threshold is kept, capped at the number of groups.
+    pub fn rewrap(
+        &self,
+        data_key: &DataKey,
+        groups: &[Vec<Recipient>],
+    ) -> Result<EncryptedFile, EncryptError> {
+        let groups: Vec<&Vec<Recipient>> = groups.iter().filter(|g| !g.is_empty()).collect();
+        if groups.is_empty() {
+            return Err(EncryptError::NoRecipients);
+        }
+        let mut metadata = self.metadata.clone();
+        if groups.len() > 1 {
+            metadata.shamir_threshold = match metadata.shamir_threshold {
+                0 => groups.len(),
+                t => t.min(groups.len()),
+            };
+        }
+        metadata.key_groups = wrap_groups(data_key, &groups, metadata.shamir_threshold)?;
+        Ok(EncryptedFile {
+            branches: self.branches.clone(),
+            metadata,
+        })
+    }
+
+    /// Brings the file to exactly `groups`: re-wraps the data key when recipients were only
+    /// added, rotates it (new data key, all values re-encrypted, MAC verified first) when any
+    /// recipient was removed.
+    pub fn update_keys(
+        &self,
+        identities: &[Identity],
+        groups: &[Vec<Recipient>],
+    ) -> Result<(KeyDiff, KeyUpdate), UpdateKeysError> {
+        let diff = self.key_diff(groups);
+        if diff.is_empty() {
+            return Ok((diff, KeyUpdate::Unchanged));
+        }
+        if diff.removed.is_empty() {
+            let key = self.data_key(identities)?;
+            return Ok((diff, KeyUpdate::Rewrapped(self.rewrap(&key, groups)?)));
+        }
+        let plain = self.decrypt(identities, DecryptOptions::default())?;
+        Ok((diff, KeyUpdate::Rotated(plain.rotate(groups)?)))
+    }
+}
+
+/// Why a file's keys could not be updated.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UpdateKeysError {
+    /// The file could not be opened or verified.
+    #[error(transparent)]
+    Decrypt(#[from] DecryptError),
+    /// The new groups could not be written.
+    #[error(transparent)]
+    Encrypt(#[from] EncryptError),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -790,5 +907,46 @@ mod tests {
         ));
         ids.push(second);
         assert!(enc.decrypt(&ids, DecryptOptions::default()).is_ok());
+    }
+
+    #[test]
+    fn update_keys_rewraps_on_add_and_rotates_on_remove() {
+        let (a, _) = Identity::generate();
+        let (b, _) = Identity::generate();
+        let ra: Recipient = a.public().parse().unwrap();
+        let rb: Recipient = b.public().parse().unwrap();
+        let enc = encrypt(vec![sample()], &opts(&ra)).unwrap();
+        let ids = [a];
+        let (diff, up) = enc
+            .update_keys(&ids, &[vec![ra.clone(), rb.clone()]])
+            .unwrap();
+        assert_eq!(diff.added, vec![(0, rb.as_str().to_owned())]);
+        let KeyUpdate::Rewrapped(added) = up else {
+            panic!("expected a rewrap")
+        };
+        assert_eq!(added.branches, enc.branches, "values unchanged");
+        assert_eq!(added.metadata.mac, enc.metadata.mac);
+        let (diff, up) = added.update_keys(&ids, &[vec![rb.clone()]]).unwrap();
+        assert_eq!(diff.removed, vec![(0, ra.as_str().to_owned())]);
+        let KeyUpdate::Rotated(rotated) = up else {
+            panic!("expected a rotation")
+        };
+        assert_ne!(
+            rotated.branches, enc.branches,
+            "new data key re-encrypts every value"
+        );
+        assert!(matches!(
+            rotated.decrypt(&ids, DecryptOptions::default()),
+            Err(DecryptError::NoIdentity { .. })
+        ));
+        assert_eq!(
+            rotated
+                .decrypt(&[b], DecryptOptions::default())
+                .unwrap()
+                .branches,
+            vec![sample()]
+        );
+        let (_, up) = rotated.update_keys(&[], &[vec![rb]]).unwrap();
+        assert!(matches!(up, KeyUpdate::Unchanged));
     }
 }

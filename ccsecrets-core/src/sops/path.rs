@@ -57,6 +57,120 @@ pub fn get<'a>(doc: &'a Map, steps: &[Step]) -> Option<&'a Value> {
     Some(cur)
 }
 
+/// Why a value could not be set or unset at a path.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EditError {
+    /// The path starts with an index (the document root is a mapping).
+    #[error("a path must start with a key")]
+    RootIndex,
+    /// A step goes through a value that is not a mapping or list.
+    #[error("cannot descend into a {0} at step {1}")]
+    NotAContainer(&'static str, usize),
+    /// An index was used on a mapping, or a key on a list.
+    #[error("step {0} does not match the container (key on a list or index on a mapping)")]
+    WrongStep(usize),
+    /// The path does not exist (unset).
+    #[error("the path does not exist")]
+    Missing,
+}
+
+fn real_index(items: &[Value], i: usize) -> Option<usize> {
+    items
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| !matches!(v, Value::Comment(_)))
+        .nth(i)
+        .map(|(pos, _)| pos)
+}
+
+/// Sets the value at `steps`, creating missing mappings (and lists for index steps); an
+/// index at or past the end appends, as sops does.
+pub fn set(doc: &mut Map, steps: &[Step], value: Value) -> Result<(), EditError> {
+    let Some((Step::Key(first), rest)) = steps.split_first() else {
+        return Err(EditError::RootIndex);
+    };
+    let slot = match doc.get_mut(first) {
+        Some(v) => v,
+        None => {
+            doc.push(first.clone(), Value::Null);
+            doc.get_mut(first).expect("just pushed")
+        }
+    };
+    set_in(slot, rest, value, 1)
+}
+
+fn set_in(slot: &mut Value, steps: &[Step], value: Value, depth: usize) -> Result<(), EditError> {
+    let Some((step, rest)) = steps.split_first() else {
+        *slot = value;
+        return Ok(());
+    };
+    if matches!(slot, Value::Null) {
+        *slot = match step {
+            Step::Key(_) => Value::Map(Map::new()),
+            Step::Index(_) => Value::Seq(Vec::new()),
+        };
+    }
+    match (step, slot) {
+        (Step::Key(k), Value::Map(m)) => {
+            if m.get(k).is_none() {
+                m.push(k.clone(), Value::Null);
+            }
+            set_in(m.get_mut(k).expect("present"), rest, value, depth + 1)
+        }
+        (Step::Index(i), Value::Seq(items)) => match real_index(items, *i) {
+            Some(pos) => set_in(&mut items[pos], rest, value, depth + 1),
+            None => {
+                items.push(Value::Null);
+                let last = items.len() - 1;
+                set_in(&mut items[last], rest, value, depth + 1)
+            }
+        },
+        (_, Value::Map(_) | Value::Seq(_)) => Err(EditError::WrongStep(depth)),
+        (_, other) => Err(EditError::NotAContainer(other.kind(), depth)),
+    }
+}
+
+/// Removes the value at `steps`.
+pub fn unset(doc: &mut Map, steps: &[Step]) -> Result<(), EditError> {
+    let Some((last, parents)) = steps.split_last() else {
+        return Err(EditError::Missing);
+    };
+    if parents.is_empty() {
+        let Step::Key(k) = last else {
+            return Err(EditError::RootIndex);
+        };
+        return doc.remove(k).map(|_| ()).ok_or(EditError::Missing);
+    }
+    let parent = get_mut(doc, parents).ok_or(EditError::Missing)?;
+    match (last, parent) {
+        (Step::Key(k), Value::Map(m)) => m.remove(k).map(|_| ()).ok_or(EditError::Missing),
+        (Step::Index(i), Value::Seq(items)) => {
+            let pos = real_index(items, *i).ok_or(EditError::Missing)?;
+            items.remove(pos);
+            Ok(())
+        }
+        _ => Err(EditError::Missing),
+    }
+}
+
+fn get_mut<'a>(doc: &'a mut Map, steps: &[Step]) -> Option<&'a mut Value> {
+    let (first, rest) = steps.split_first()?;
+    let Step::Key(k) = first else { return None };
+    let mut cur = doc.get_mut(k)?;
+    for step in rest {
+        cur = match (step, cur) {
+            (Step::Key(k), Value::Map(m)) => m.get_mut(k)?,
+            (Step::Index(i), Value::Seq(items)) => {
+                let pos = real_index(items, *i)?;
+                &mut items[pos]
+            }
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +204,45 @@ mod tests {
             Some(&Value::Int(2))
         );
         assert_eq!(get(&m, &parse(r#"["a"]["x"]"#).unwrap()), None);
+    }
+
+    #[test]
+    fn set_creates_and_appends_unset_removes() {
+        let mut m = Map::new();
+        set(&mut m, &parse(r#"["a"]["b"]"#).unwrap(), Value::Int(1)).unwrap();
+        set(
+            &mut m,
+            &parse(r#"["l"][5]"#).unwrap(),
+            Value::Str("x".into()),
+        )
+        .unwrap();
+        set(
+            &mut m,
+            &parse(r#"["l"][0]"#).unwrap(),
+            Value::Str("y".into()),
+        )
+        .unwrap();
+        assert_eq!(
+            get(&m, &parse(r#"["a"]["b"]"#).unwrap()),
+            Some(&Value::Int(1))
+        );
+        assert_eq!(
+            get(&m, &parse(r#"["l"]"#).unwrap()),
+            Some(&Value::Seq(vec![Value::Str("y".into())]))
+        );
+        assert_eq!(
+            set(&mut m, &parse(r#"["a"]["b"]["c"]"#).unwrap(), Value::Null),
+            Err(EditError::NotAContainer("integer", 2))
+        );
+        unset(&mut m, &parse(r#"["a"]["b"]"#).unwrap()).unwrap();
+        assert_eq!(
+            unset(&mut m, &parse(r#"["a"]["b"]"#).unwrap()),
+            Err(EditError::Missing)
+        );
+        unset(&mut m, &parse(r#"["l"][0]"#).unwrap()).unwrap();
+        assert_eq!(
+            get(&m, &parse(r#"["l"]"#).unwrap()),
+            Some(&Value::Seq(vec![]))
+        );
     }
 }

@@ -266,6 +266,20 @@ pub fn parse(bytes: &[u8]) -> Result<Map, StoreError> {
     }
 }
 
+/// Parses one JSON value (any type), as `sops set` reads its VALUE argument.
+pub fn parse_value(bytes: &[u8]) -> Result<Value, StoreError> {
+    let mut p = Parser {
+        b: bytes,
+        pos: 0,
+        depth: 0,
+    };
+    let v = p.value()?;
+    if p.peek().is_some() {
+        return Err(err(p.pos, "unexpected data after the value"));
+    }
+    Ok(v)
+}
+
 /// Go's `json.Marshal` text of a float64.
 pub fn format_float(f: f64) -> Result<String, StoreError> {
     if !f.is_finite() {
