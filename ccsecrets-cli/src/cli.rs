@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{decrypt, encrypt, filestatus};
+use crate::commands::{decrypt, encrypt, filestatus, groups, rotate, set, unset, updatekeys};
 
 /// ccsecrets: sops-compatible secrets for a public base repo and a private instance repo.
 ///
@@ -35,4 +35,14 @@ pub enum Command {
     Decrypt(decrypt::Args),
     /// Tell whether a file is a complete sops file: prints {"encrypted":true|false}.
     Filestatus(filestatus::Args),
+    /// Set one value in place (sops set).
+    Set(set::Args),
+    /// Remove one value in place (sops unset).
+    Unset(unset::Args),
+    /// New data key, every value re-encrypted; add or remove recipients (sops rotate).
+    Rotate(rotate::Args),
+    /// Apply the .sops.yaml recipients to files, all or nothing (sops updatekeys).
+    Updatekeys(updatekeys::Args),
+    /// Add or delete key groups (sops groups).
+    Groups(groups::Args),
 }

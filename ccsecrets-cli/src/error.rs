@@ -19,6 +19,8 @@ pub mod code {
     pub const COULD_NOT_WRITE_OUTPUT: i32 = 3;
     /// The tree cannot be written in the output format.
     pub const ERROR_DUMPING_TREE: i32 = 4;
+    /// A `set` value or path is malformed.
+    pub const ERROR_INVALID_SET_FORMAT: i32 = 7;
     /// Flags that cannot be used together.
     pub const CONFLICTING_PARAMETERS: i32 = 8;
     /// A value could not be encrypted.

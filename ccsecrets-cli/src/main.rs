@@ -22,6 +22,11 @@ fn run(cli: Cli, env: &env::Env) -> Result<(), CliError> {
         Command::Encrypt(args) => commands::encrypt::run(args, &global, env),
         Command::Decrypt(args) => commands::decrypt::run(args, &global, env),
         Command::Filestatus(args) => commands::filestatus::run(args),
+        Command::Set(args) => commands::set::run(args, &global, env),
+        Command::Unset(args) => commands::unset::run(args, &global, env),
+        Command::Rotate(args) => commands::rotate::run(args, &global, env),
+        Command::Updatekeys(args) => commands::updatekeys::run(args, &global, env),
+        Command::Groups(args) => commands::groups::run(args, &global, env),
     }
 }
 

@@ -9,3 +9,7 @@ pub fn warn(msg: &str) {
 pub fn error(msg: &str) {
     let _ = writeln!(std::io::stderr(), "ccsecrets: {msg}");
 }
+
+pub fn info(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}

@@ -127,6 +127,9 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
         )
         .hint("pass --age age1… or add a creation rule with age keys to .sops.yaml"));
     }
+    if key_groups.iter().flatten().any(|r| r.is_ssh()) {
+        crate::output::warn(super::SSH_STANZA_WARNING);
+    }
     let flag_fields = [
         ("unencrypted_suffix", args.unencrypted_suffix.as_deref()),
         ("encrypted_suffix", args.encrypted_suffix.as_deref()),

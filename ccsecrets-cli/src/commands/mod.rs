@@ -3,6 +3,11 @@
 pub mod decrypt;
 pub mod encrypt;
 pub mod filestatus;
+pub mod groups;
+pub mod rotate;
+pub mod set;
+pub mod unset;
+pub mod updatekeys;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -12,6 +17,10 @@ use ccsecrets_core::sops::store::{Format, StoreOptions};
 use zeroize::Zeroizing;
 
 use crate::error::{code, CliError};
+
+/// Printed whenever a file is encrypted to an `ssh-*` recipient.
+pub const SSH_STANZA_WARNING: &str = "a file encrypted to an ssh-ed25519/ssh-rsa recipient cannot be opened by \
+sops-nix's converted X25519 host identity; for a host key, use its age form (`ccsecrets ssh-to-age`)";
 
 /// The bytes of the input file (or stdin) and what they looked like when read.
 pub struct Input {
@@ -189,4 +198,79 @@ pub fn load_config(
         Some(p) => Config::load(&p).map(Some).map_err(|e| CliError::rules(&e)),
         None => Ok(None),
     }
+}
+
+/// An encrypted file read from disk and decrypted in memory.
+pub struct Opened {
+    pub input: Input,
+    pub format: Format,
+    pub file: ccsecrets_core::sops::document::EncryptedFile,
+    pub plain: ccsecrets_core::sops::document::PlainFile,
+}
+
+impl Opened {
+    pub fn name(&self) -> PathBuf {
+        self.input.display_path()
+    }
+}
+
+/// Reads, parses and decrypts FILE (MAC verified), with identities found as sops finds them.
+pub fn open_encrypted(
+    file: &Path,
+    input_type: Option<&str>,
+    env: &crate::env::Env,
+) -> Result<Opened, CliError> {
+    use ccsecrets_core::sops::document::{DecryptOptions, EncryptedFile};
+    let input = read_input(Some(file))?;
+    let name = input.display_path();
+    let format = format_for(input_type, Some(file))?;
+    let parsed =
+        EncryptedFile::parse(&input.bytes, format).map_err(|e| CliError::decrypt(&name, &e))?;
+    let ids = crate::env::load_identities(env);
+    let plain = parsed
+        .decrypt(&ids.identities, DecryptOptions::default())
+        .map_err(|e| with_key_problems(CliError::decrypt(&name, &e), &ids))?;
+    warn_all(&name, &plain.warnings);
+    Ok(Opened {
+        input,
+        format,
+        file: parsed,
+        plain,
+    })
+}
+
+/// Adds the identity sources that failed to an error, so "no identity" is explainable.
+pub fn with_key_problems(mut err: CliError, ids: &crate::env::Identities) -> CliError {
+    for p in &ids.problems {
+        err = err.detail(format!("key source problem: {p}"));
+    }
+    err
+}
+
+/// Parses a comma-separated recipient list.
+pub fn parse_recipients(list: &str) -> Result<Vec<ccsecrets_core::keys::Recipient>, CliError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|r| {
+            r.parse()
+                .map_err(|e: ccsecrets_core::keys::RecipientError| {
+                    CliError::new(code::GENERIC, e.to_string())
+                })
+        })
+        .collect()
+}
+
+/// Emits an encrypted file in its own format with the config's store options.
+pub fn emit_encrypted(
+    file: &ccsecrets_core::sops::document::EncryptedFile,
+    format: Format,
+    name: &Path,
+    global: &Global,
+) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    let stores = load_config(global)?.map(|c| c.stores).unwrap_or_default();
+    let opts = apply_indent(stores, global.indent)?;
+    file.emit(format, &opts)
+        .map(Zeroizing::new)
+        .map_err(|e| CliError::store(name, &e))
 }
