@@ -4,7 +4,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -194,6 +194,89 @@ pub fn write_all_or_nothing(files: &[(&Path, &[u8], &FileStamp)]) -> Result<(), 
     Ok(())
 }
 
+/// A private directory (mode 0700) for plaintext that must briefly exist as a file (edit
+/// buffers, exec-file). Files in it are overwritten with zeros and removed when it is dropped.
+pub struct PrivateDir {
+    path: PathBuf,
+}
+
+impl PrivateDir {
+    /// Creates the directory in the first usable base (callers pass RAM-backed places such as
+    /// `/dev/shm` or `$XDG_RUNTIME_DIR` first, then the system temp dir).
+    pub fn create_in(bases: &[PathBuf]) -> io::Result<PrivateDir> {
+        let mut last = io::Error::other("no usable temporary directory");
+        for base in bases {
+            if !base.is_dir() {
+                continue;
+            }
+            let mut r = [0u8; 8];
+            getrandom::getrandom(&mut r).map_err(io::Error::other)?;
+            let name: String = r.iter().map(|b| format!("{b:02x}")).collect();
+            let path = base.join(format!("ccsecrets-{name}"));
+            match fs::DirBuilder::new().mode(0o700).create(&path) {
+                Ok(()) => {
+                    // The umask may have narrowed it further; never wider than 0700.
+                    fs::set_permissions(&path, fs::Permissions::from_mode(0o700))?;
+                    return Ok(PrivateDir { path });
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes a new file (mode 0600) in the directory and returns its path.
+    pub fn write_file(&self, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+        let p = self.path.join(name);
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&p)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        Ok(p)
+    }
+
+    /// Wipes and removes the directory now (also done on drop).
+    pub fn remove(&self) {
+        wipe_dir(&self.path);
+    }
+}
+
+/// Overwrites every regular file under `dir` with zeros, then removes the tree.
+pub fn wipe_dir(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => wipe_dir(&p),
+                Ok(t) if t.is_file() => {
+                    if let Ok(meta) = e.metadata() {
+                        if let Ok(mut f) = OpenOptions::new().write(true).open(&p) {
+                            let zeros = vec![0u8; meta.len().min(1 << 26) as usize];
+                            let _ = f.write_all(&zeros).and_then(|_| f.sync_all());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let _ = fs::remove_dir_all(dir);
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        wipe_dir(&self.path);
+    }
+}
+
 fn create_temp_beside(dir: &Path, target: &Path) -> io::Result<(PathBuf, File)> {
     let name = target
         .file_name()
@@ -277,5 +360,26 @@ mod tests {
         let sb = FileStamp::of_bytes(b"b0");
         write_all_or_nothing(&[(&a, b"a1", &sa), (&b, b"b1", &sb)]).unwrap();
         assert_eq!(fs::read(&b).unwrap(), b"b1");
+    }
+
+    #[test]
+    fn private_dir_is_0700_files_0600_and_removed() {
+        let base = tempfile::tempdir().unwrap();
+        let p;
+        {
+            let d = PrivateDir::create_in(&[PathBuf::from("/nonexistent"), base.path().to_owned()])
+                .unwrap();
+            p = d.path().to_owned();
+            assert_eq!(
+                fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o700
+            );
+            let f = d.write_file("secrets.yaml", b"x: 1").unwrap();
+            assert_eq!(
+                fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        assert!(!p.exists());
     }
 }

@@ -177,6 +177,50 @@ impl Value {
     }
 }
 
+impl Value {
+    /// The text sops uses for a value in an environment variable, dotenv or INI file (its
+    /// `ValToString`): strings as they are, floats with at least one decimal (`5.0`, `1.5`,
+    /// `1E+06`), `true`/`false`, timestamps in RFC 3339 with seconds. `None` for containers.
+    pub fn to_flat_string(&self) -> Option<String> {
+        Some(match self {
+            Value::Str(s) | Value::Comment(s) => s.clone(),
+            Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+            Value::Int(i) => i.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Time(t) => t.rfc3339_seconds(),
+            Value::Null => String::new(),
+            Value::Float(f) => go_float_upper_g(*f),
+            Value::Map(_) | Value::Seq(_) => return None,
+        })
+    }
+}
+
+/// Go's `FormatFloat(f, 'G', -1, 64)`, then `FormatFloat(f, 'f', 1, 64)` when that has neither
+/// a `.` nor an `E` (sops's ValToString).
+fn go_float_upper_g(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    let e = format!("{f:e}");
+    let (mant, exp) = e.split_once('e').expect("{:e} has an exponent");
+    let exp: i32 = exp.parse().expect("exponent is an integer");
+    // Shortest 'G' switches to exponent form when the exponent is < -4 or >= 6.
+    let text = if !(-4..6).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mant}E{sign}{:02}", exp.abs())
+    } else {
+        format!("{f}")
+    };
+    if text.contains('.') || text.contains('E') {
+        text
+    } else {
+        format!("{f:.1}")
+    }
+}
+
 impl Zeroize for Map {
     fn zeroize(&mut self) {
         for item in &mut self.0 {
@@ -274,5 +318,22 @@ mod tests {
         assert_eq!(t.rfc3339_seconds(), "2001-12-14T21:59:43-05:00");
         let t = Timestamp::from_canonical("2024-01-02T00:00:00Z".into());
         assert_eq!(t.rfc3339_seconds(), "2024-01-02T00:00:00Z");
+    }
+
+    #[test]
+    fn flat_strings_match_sops_val_to_string() {
+        // Values as sops 3.11 writes them into dotenv/INI output (ValToString).
+        for (f, s) in [
+            (5.0, "5.0"),
+            (1.5, "1.5"),
+            (1e6, "1E+06"),
+            (1e-5, "1E-05"),
+            (123456.0, "123456.0"),
+            (0.25, "0.25"),
+        ] {
+            assert_eq!(Value::Float(f).to_flat_string().unwrap(), s, "{f}");
+        }
+        assert_eq!(Value::Bool(true).to_flat_string().unwrap(), "true");
+        assert!(Value::Map(Map::new()).to_flat_string().is_none());
     }
 }
