@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{decrypt, encrypt, filestatus, groups, rotate, set, unset, updatekeys};
+use crate::commands::{
+    decrypt, edit, encrypt, exec_env, exec_file, filestatus, groups, rotate, set, unset, updatekeys,
+};
 
 /// ccsecrets: sops-compatible secrets for a public base repo and a private instance repo.
 ///
@@ -45,4 +47,10 @@ pub enum Command {
     Updatekeys(updatekeys::Args),
     /// Add or delete key groups (sops groups).
     Groups(groups::Args),
+    /// Edit an encrypted file in $SOPS_EDITOR / $EDITOR (sops edit).
+    Edit(edit::Args),
+    /// Run a command with the file's values as environment variables (sops exec-env).
+    ExecEnv(exec_env::Args),
+    /// Run a command on a private plaintext copy of the file (sops exec-file).
+    ExecFile(exec_file::Args),
 }

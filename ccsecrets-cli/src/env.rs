@@ -20,6 +20,12 @@ pub struct Env {
     pub sops_age_ssh_private_key_file: Option<PathBuf>,
     pub sops_age_recipients: Option<String>,
     pub sops_config: Option<PathBuf>,
+    /// `SOPS_EDITOR`, else `EDITOR`.
+    pub editor: Option<String>,
+    /// `XDG_RUNTIME_DIR` (a RAM-backed per-user directory on most Linux systems).
+    pub xdg_runtime_dir: Option<PathBuf>,
+    /// `PATH`, for finding a fallback editor.
+    pub path: Option<OsString>,
 }
 
 fn non_empty(v: Option<OsString>) -> Option<OsString> {
@@ -45,6 +51,12 @@ impl Env {
                 .ok()
                 .filter(|s| !s.is_empty()),
             sops_config: var("SOPS_CONFIG").map(PathBuf::from),
+            editor: std::env::var("SOPS_EDITOR")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .or_else(|| std::env::var("EDITOR").ok().filter(|s| !s.is_empty())),
+            xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(PathBuf::from),
+            path: var("PATH"),
         }
     }
 
@@ -55,6 +67,30 @@ impl Env {
             .clone()
             .or_else(|| self.home.as_ref().map(|h| h.join(".config")))?;
         Some(base.join("sops").join("age").join("keys.txt"))
+    }
+}
+
+impl Env {
+    /// Where plaintext scratch files may live, RAM-backed places first.
+    pub fn private_dir_bases(&self) -> Vec<PathBuf> {
+        let mut bases = vec![PathBuf::from("/dev/shm")];
+        bases.extend(self.xdg_runtime_dir.clone());
+        bases.push(std::env::temp_dir());
+        bases
+    }
+
+    /// The editor command line: `$SOPS_EDITOR`, `$EDITOR`, else the first of vim, nano, vi.
+    pub fn editor_command(&self) -> Option<Vec<String>> {
+        if let Some(e) = &self.editor {
+            return shlex::split(e).filter(|v| !v.is_empty());
+        }
+        let path = self.path.as_ref()?;
+        ["vim", "nano", "vi"].iter().find_map(|name| {
+            std::env::split_paths(path)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+                .map(|p| vec![p.to_string_lossy().into_owned()])
+        })
     }
 }
 

@@ -37,6 +37,10 @@ pub mod code {
     pub const NO_FILE_SPECIFIED: i32 = 100;
     /// No identity could open the data key.
     pub const COULD_NOT_RETRIEVE_KEY: i32 = 128;
+    /// `edit` found no change.
+    pub const FILE_HAS_NOT_BEEN_MODIFIED: i32 = 200;
+    /// `edit` found no editor.
+    pub const NO_EDITOR_FOUND: i32 = 201;
     /// The input is already encrypted.
     pub const FILE_ALREADY_ENCRYPTED: i32 = 203;
 }

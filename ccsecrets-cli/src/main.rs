@@ -2,6 +2,7 @@
 //! its error to an exit code. No format or crypto logic lives here.
 #![forbid(unsafe_code)]
 
+mod cleanup;
 mod cli;
 mod commands;
 mod env;
@@ -27,6 +28,9 @@ fn run(cli: Cli, env: &env::Env) -> Result<(), CliError> {
         Command::Rotate(args) => commands::rotate::run(args, &global, env),
         Command::Updatekeys(args) => commands::updatekeys::run(args, &global, env),
         Command::Groups(args) => commands::groups::run(args, &global, env),
+        Command::Edit(args) => commands::edit::run(args, &global, env),
+        Command::ExecEnv(args) => commands::exec_env::run(args, env),
+        Command::ExecFile(args) => commands::exec_file::run(args, env),
     }
 }
 

@@ -1,7 +1,10 @@
 //! One file per subcommand, plus the input/output plumbing they share.
 
 pub mod decrypt;
+pub mod edit;
 pub mod encrypt;
+pub mod exec_env;
+pub mod exec_file;
 pub mod filestatus;
 pub mod groups;
 pub mod rotate;
