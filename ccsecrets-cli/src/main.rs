@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod env;
 mod error;
+mod legacy;
 mod output;
 
 use clap::Parser;
@@ -35,7 +36,7 @@ fn run(cli: Cli, env: &env::Env) -> Result<(), CliError> {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(legacy::translate(std::env::args_os().collect()));
     let env = env::Env::read();
     if let Err(e) = run(cli, &env) {
         output::error(&e.to_string());
