@@ -5,6 +5,7 @@
 //! parses what it is handed.
 
 pub mod shamir;
+pub mod ssh_to_age;
 
 use std::fmt;
 use std::io::{BufReader, Read};
