@@ -84,6 +84,7 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
             &ids.identities,
             DecryptOptions {
                 ignore_mac: args.ignore_mac,
+                keep_ivs: false,
             },
         )
         .map_err(|e| {

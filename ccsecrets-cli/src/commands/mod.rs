@@ -7,8 +7,10 @@ pub mod exec_env;
 pub mod exec_file;
 pub mod filestatus;
 pub mod groups;
+pub mod keygen;
 pub mod rotate;
 pub mod set;
+pub mod ssh_to_age;
 pub mod unset;
 pub mod updatekeys;
 
@@ -231,7 +233,13 @@ pub fn open_encrypted(
         EncryptedFile::parse(&input.bytes, format).map_err(|e| CliError::decrypt(&name, &e))?;
     let ids = crate::env::load_identities(env);
     let plain = parsed
-        .decrypt(&ids.identities, DecryptOptions::default())
+        .decrypt(
+            &ids.identities,
+            DecryptOptions {
+                keep_ivs: true,
+                ..Default::default()
+            },
+        )
         .map_err(|e| with_key_problems(CliError::decrypt(&name, &e), &ids))?;
     warn_all(&name, &plain.warnings);
     Ok(Opened {

@@ -19,36 +19,45 @@ use super::tree::{Timestamp, Value};
 
 type Aes256Gcm32 = AesGcm<Aes256, U32>;
 
-/// The 32-byte sops data key. Wiped on drop; never printed.
-pub struct DataKey(Zeroizing<[u8; 32]>);
+/// The 32-byte sops data key, with its AES key schedule computed once. Wiped on drop; never
+/// printed.
+pub struct DataKey {
+    key: Zeroizing<[u8; 32]>,
+    aead: Aes256Gcm32,
+}
 
 impl DataKey {
+    fn from_array(key: Zeroizing<[u8; 32]>) -> Self {
+        let aead = Aes256Gcm32::new(GenericArray::from_slice(key.as_ref()));
+        DataKey { key, aead }
+    }
+
     /// A fresh random data key from the OS CSPRNG.
     pub fn generate() -> Result<Self, CipherError> {
         let mut k = Zeroizing::new([0u8; 32]);
         getrandom::getrandom(k.as_mut()).map_err(|_| CipherError::Random)?;
-        Ok(DataKey(k))
+        Ok(DataKey::from_array(k))
     }
 
     /// Wraps 32 key bytes (e.g. recovered from an age stanza).
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
         let arr: [u8; 32] = bytes.try_into().ok()?;
-        Some(DataKey(Zeroizing::new(arr)))
+        Some(DataKey::from_array(Zeroizing::new(arr)))
     }
 
     /// The raw key bytes, for wrapping to recipients.
     pub fn expose(&self) -> &[u8; 32] {
-        &self.0
+        &self.key
     }
 
-    fn aead(&self) -> Aes256Gcm32 {
-        Aes256Gcm32::new(GenericArray::from_slice(self.0.as_ref()))
+    fn aead(&self) -> &Aes256Gcm32 {
+        &self.aead
     }
 }
 
 impl Clone for DataKey {
     fn clone(&self) -> Self {
-        DataKey(Zeroizing::new(*self.0))
+        DataKey::from_array(Zeroizing::new(*self.key))
     }
 }
 
@@ -98,19 +107,29 @@ pub fn is_encrypted(s: &str) -> bool {
 /// Parses `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]` as sops's (greedy, start-anchored)
 /// regular expression does.
 fn parse_enc(s: &str) -> Result<EncParts, CipherError> {
-    let rest = s
-        .strip_prefix("ENC[AES256_GCM,data:")
+    let body = s
+        .strip_prefix("ENC[AES256_GCM,")
         .ok_or(CipherError::NotEncrypted)?;
-    // Greedy matching: each separator is taken at its last possible position.
-    let ti = rest.rfind(",type:").ok_or(CipherError::NotEncrypted)?;
-    let (head, tail) = (&rest[..ti], &rest[ti + ",type:".len()..]);
-    let close = tail.rfind(']').ok_or(CipherError::NotEncrypted)?;
-    let typ = &tail[..close];
-    let gi = head.rfind(",tag:").ok_or(CipherError::NotEncrypted)?;
-    let (head, tag) = (&head[..gi], &head[gi + ",tag:".len()..]);
-    let ii = head.rfind(",iv:").ok_or(CipherError::NotEncrypted)?;
-    let (data, iv) = (&head[..ii], &head[ii + ",iv:".len()..]);
+    // Base64 and type names contain no commas, so the four fields split unambiguously.
+    let mut parts = body.splitn(4, ',');
+    let mut field = |name: &str| {
+        parts
+            .next()
+            .and_then(|p| p.strip_prefix(name))
+            .ok_or(CipherError::NotEncrypted)
+    };
+    let (data, iv, tag, typ) = (
+        field("data:")?,
+        field("iv:")?,
+        field("tag:")?,
+        field("type:")?,
+    );
+    let typ = typ.strip_suffix(']').unwrap_or(typ);
+    let typ = typ.split(']').next().unwrap_or(typ);
     if data.is_empty() || iv.is_empty() || tag.is_empty() || typ.is_empty() {
+        return Err(CipherError::NotEncrypted);
+    }
+    if !s.contains(']') {
         return Err(CipherError::NotEncrypted);
     }
     Ok(EncParts {

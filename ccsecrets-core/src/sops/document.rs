@@ -50,6 +50,10 @@ impl Drop for PlainFile {
 pub struct DecryptOptions {
     /// Skip MAC verification (`--ignore-mac`).
     pub ignore_mac: bool,
+    /// Remember every value's IV so that [`PlainFile::reencrypt`] reproduces the exact
+    /// ciphertext of unchanged values (set it when the file will be written back; plain
+    /// decryption skips the bookkeeping).
+    pub keep_ivs: bool,
 }
 
 /// Why a file could not be decrypted. Never names a value or a key's secret.
@@ -156,7 +160,7 @@ enum Mode<'a> {
     },
     Decrypt {
         key: &'a DataKey,
-        stash: &'a mut IvStash,
+        stash: Option<&'a mut IvStash>,
     },
 }
 
@@ -234,7 +238,7 @@ impl<'a> Walk<'a> {
             }
             Mode::Decrypt { key, stash } => {
                 if cipher::is_encrypted(c) {
-                    match cipher::decrypt_value(key, c, &aad, Some(stash)) {
+                    match cipher::decrypt_value(key, c, &aad, stash.as_deref_mut()) {
                         Ok(Value::Comment(p)) => *c = p,
                         _ => self.warnings.push(format!(
                             "a comment under `{aad}` could not be decrypted and was kept as it is"
@@ -300,7 +304,7 @@ impl<'a> Walk<'a> {
                     let Value::Str(s) = &*v else {
                         return Err(WalkError::Cipher(aad, CipherError::NotEncrypted));
                     };
-                    let plain = cipher::decrypt_value(key, s, &aad, Some(stash))
+                    let plain = cipher::decrypt_value(key, s, &aad, stash.as_deref_mut())
                         .map_err(|e| WalkError::Cipher(aad.clone(), e))?;
                     *v = plain;
                     if !matches!(v, Value::Comment(_)) {
@@ -545,7 +549,7 @@ impl EncryptedFile {
                 self.metadata.mac_only_encrypted,
                 Mode::Decrypt {
                     key: &data_key,
-                    stash: &mut stash,
+                    stash: opts.keep_ivs.then_some(&mut stash),
                 },
             );
             if let Err(WalkError::Cipher(path, source)) =
@@ -830,7 +834,11 @@ mod tests {
         let (id, _s) = Identity::generate();
         let r: Recipient = id.public().parse().unwrap();
         let enc = encrypt(vec![sample()], &opts(&r)).unwrap();
-        let mut plain = enc.decrypt(&[id], DecryptOptions::default()).unwrap();
+        let keep = DecryptOptions {
+            keep_ivs: true,
+            ..Default::default()
+        };
+        let mut plain = enc.decrypt(&[id], keep).unwrap();
         let again = plain.reencrypt().unwrap();
         assert_eq!(again.branches, enc.branches);
         if let Some(Value::Map(db)) = plain.branches[0].get_mut("db") {
