@@ -53,4 +53,8 @@ pub enum Command {
     ExecEnv(exec_env::Args),
     /// Run a command on a private plaintext copy of the file (sops exec-file).
     ExecFile(exec_file::Args),
+    /// Convert SSH ed25519 keys to age recipients/identities (like ssh-to-age).
+    SshToAge(crate::commands::ssh_to_age::Args),
+    /// Generate an age identity, or print identities' recipients with -y (like age-keygen).
+    Keygen(crate::commands::keygen::Args),
 }

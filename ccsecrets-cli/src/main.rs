@@ -32,6 +32,8 @@ fn run(cli: Cli, env: &env::Env) -> Result<(), CliError> {
         Command::Edit(args) => commands::edit::run(args, &global, env),
         Command::ExecEnv(args) => commands::exec_env::run(args, env),
         Command::ExecFile(args) => commands::exec_file::run(args, env),
+        Command::SshToAge(args) => commands::ssh_to_age::run(args),
+        Command::Keygen(args) => commands::keygen::run(args),
     }
 }
 

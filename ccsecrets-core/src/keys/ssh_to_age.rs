@@ -61,10 +61,10 @@ pub enum SshToAgeError {
         line: usize,
     },
     /// The input holds no `ssh-ed25519` public key.
-    #[error("no ssh-ed25519 public key in the input{}", skipped_note(*.skipped))]
+    #[error("no ssh-ed25519 public key in the input{}", skipped_note(.skipped.len()))]
     NoEd25519Key {
-        /// How many keys of other types were skipped.
-        skipped: usize,
+        /// The keys of other types that were skipped (to report them).
+        skipped: Vec<SkippedKey>,
     },
     /// The input is not a private key in a known format.
     #[error("not an OpenSSH private key (expected -----BEGIN OPENSSH PRIVATE KEY-----)")]
@@ -191,7 +191,7 @@ pub fn public_keys_to_age(input: &[u8]) -> Result<PublicKeys, SshToAgeError> {
     }
     if out.converted.is_empty() {
         return Err(SshToAgeError::NoEd25519Key {
-            skipped: out.skipped.len(),
+            skipped: out.skipped,
         });
     }
     Ok(out)
@@ -599,11 +599,23 @@ EFifF7RXCFlNlTbuZBjiAAAAE2pvZXJnQHR1cmluZ21hY2hpbmUBAg==
         let rsa_only = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAQQDFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXF\n";
         assert_eq!(
             public_keys_to_age(rsa_only.as_bytes()),
-            Err(SshToAgeError::NoEd25519Key { skipped: 1 })
+            Err(SshToAgeError::NoEd25519Key {
+                skipped: vec![SkippedKey {
+                    line: 1,
+                    key_type: "ssh-rsa".into(),
+                    revoked: false
+                }]
+            })
+        );
+        assert_eq!(
+            public_keys_to_age(rsa_only.as_bytes())
+                .unwrap_err()
+                .to_string(),
+            "no ssh-ed25519 public key in the input (1 key of another type was skipped)"
         );
         assert_eq!(
             public_keys_to_age(b"\n# only a comment\n"),
-            Err(SshToAgeError::NoEd25519Key { skipped: 0 })
+            Err(SshToAgeError::NoEd25519Key { skipped: vec![] })
         );
         let e = public_keys_to_age(format!("{PUB}garbage SECRETSTUFF\n").as_bytes()).unwrap_err();
         assert_eq!(e, SshToAgeError::NotAPublicKey { line: 2 });
