@@ -4,6 +4,8 @@
 //! reproduces sops's output byte for byte. The `sops` metadata block is split off and put back
 //! here ([`split_metadata`], [`attach_metadata`]) so the rest of the core never sees it as data.
 
+pub mod dotenv;
+pub mod ini;
 pub mod json;
 pub mod yaml;
 
@@ -120,16 +122,18 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
         Format::Yaml => yaml::parse(bytes),
         Format::Json => json::parse(bytes).map(|m| vec![m]),
         Format::Binary => Ok(vec![binary_tree(bytes)]),
-        Format::Dotenv | Format::Ini => Err(StoreError::Unrepresentable {
-            format: format.name(),
-            reason: "this store is not implemented yet".into(),
-        }),
+        Format::Dotenv => dotenv::parse(bytes).map(|m| vec![m]),
+        Format::Ini => ini::parse(bytes).map(|m| vec![m]),
     }
 }
 
 /// Parses an encrypted file's documents (metadata still inside; see [`split_metadata`]).
 pub fn parse_encrypted(format: Format, bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
-    parse(format, bytes)
+    match format {
+        Format::Dotenv => dotenv::parse_encrypted(bytes).map(|m| vec![m]),
+        Format::Ini => ini::parse_encrypted(bytes).map(|m| vec![m]),
+        _ => parse(format, bytes),
+    }
 }
 
 /// Emits an encrypted file's documents (metadata already attached).
@@ -138,7 +142,11 @@ pub fn emit_encrypted(
     branches: &[Map],
     opts: &StoreOptions,
 ) -> Result<Vec<u8>, StoreError> {
-    emit(format, branches, opts)
+    match format {
+        Format::Dotenv => dotenv::emit_encrypted(branches),
+        Format::Ini => ini::emit_encrypted(branches),
+        _ => emit(format, branches, opts),
+    }
 }
 
 /// Emits documents in a format.
@@ -150,10 +158,8 @@ pub fn emit(format: Format, branches: &[Map], opts: &StoreOptions) -> Result<Vec
             json::emit(&first, opts)
         }
         Format::Binary => binary_bytes(branches),
-        Format::Dotenv | Format::Ini => Err(StoreError::Unrepresentable {
-            format: format.name(),
-            reason: "this store is not implemented yet".into(),
-        }),
+        Format::Dotenv => dotenv::emit(branches),
+        Format::Ini => ini::emit(branches),
     }
 }
 
@@ -166,6 +172,8 @@ pub fn emit_value(
     match format {
         Format::Yaml => yaml::emit_value(value, opts),
         Format::Json => json::emit_value(value, opts),
+        Format::Dotenv => dotenv::emit_value(value),
+        Format::Ini => ini::emit_value(value),
         _ => Err(StoreError::Unrepresentable {
             format: format.name(),
             reason: "only strings can be extracted to this format".into(),
