@@ -12,7 +12,7 @@
 //!
 //! Error messages carry positions and reasons only, never document text.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use base64::Engine as _;
 use granit_parser::{Event, Options, Parser, Placement, ScalarStyle, Span, Tag};
@@ -66,7 +66,6 @@ enum Node {
 struct Coll {
     entries: Vec<Entry>,
     trailing: Vec<String>,
-    flow: bool,
     pos: Option<Pos>,
 }
 
@@ -75,15 +74,6 @@ struct Entry {
     key: Option<Node>,
     value: Node,
     before: Vec<String>,
-}
-
-impl Node {
-    fn pos(&self) -> Option<Pos> {
-        match self {
-            Node::Scalar { pos, .. } => Some(*pos),
-            Node::Seq(c) | Node::Map(c) => c.pos,
-        }
-    }
 }
 
 /// One comment-attachment point: an entry of a collection, in document order.
@@ -119,9 +109,13 @@ struct DocBuild {
     slots: Vec<Slot>,
     /// Column of each collection, by its path.
     cols: HashMap<Vec<usize>, usize>,
+    /// Paths of flow collections.
+    flows: HashSet<Vec<usize>>,
+    /// Alias uses of anchored collections: (path of the copy, path of the original), in
+    /// document order; the copies are refreshed once comments are placed.
+    alias_copies: Vec<(Vec<usize>, Vec<usize>)>,
     comments: Vec<RawComment>,
     start: Pos,
-    has_content_line: usize,
 }
 
 /// Parses a YAML stream into one [`Map`] per document, as sops's YAML store loads it.
@@ -147,6 +141,24 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
     Ok(out)
 }
 
+/// yaml.v3 (YAML 1.1) reads U+0085, U+2028 and U+2029 as line breaks inside quoted scalars:
+/// the indentation after them is not content. granit-parser (YAML 1.2) keeps it.
+fn fold_unicode_breaks(s: &str) -> String {
+    if !s.contains(['\u{85}', '\u{2028}', '\u{2029}']) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut skip = false;
+    for c in s.chars() {
+        if skip && (c == ' ' || c == '\t') {
+            continue;
+        }
+        skip = matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}');
+        out.push(c);
+    }
+    out
+}
+
 fn scan_error(e: &granit_parser::ScanError) -> StoreError {
     let kind = format!("{:?}", e.kind());
     let name: String = kind
@@ -167,6 +179,7 @@ fn build_documents(text: &str, options: Options) -> Result<Vec<DocBuild>, StoreE
     let mut orphan_comments: Vec<RawComment> = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, Node> = HashMap::new();
+    let mut anchor_paths: HashMap<usize, Vec<usize>> = HashMap::new();
     let mut cur: Option<DocBuild> = None;
     let mut depth_limit_guard = 0usize;
 
@@ -180,9 +193,10 @@ fn build_documents(text: &str, options: Options) -> Result<Vec<DocBuild>, StoreE
                     root: None,
                     slots: Vec::new(),
                     cols: HashMap::new(),
+                    flows: HashSet::new(),
+                    alias_copies: Vec::new(),
                     comments: Vec::new(),
                     start: pos_of(&span),
-                    has_content_line: 0,
                 };
                 // Comments seen after the previous document ended and before this one's
                 // start marker belong to the previous document (its foot).
@@ -229,6 +243,13 @@ fn build_documents(text: &str, options: Options) -> Result<Vec<DocBuild>, StoreE
                 let d = cur
                     .as_mut()
                     .ok_or_else(|| perr("alias outside a document"))?;
+                if let (Some(src), Some(top)) = (anchor_paths.get(&id), stack.last()) {
+                    if !top.is_map || top.key.is_some() {
+                        let mut dest = top.path.clone();
+                        dest.push(top.coll.entries.len());
+                        d.alias_copies.push((dest, src.clone()));
+                    }
+                }
                 add_node(d, &mut stack, &mut anchors, node, 0, pos_of(&span), false);
             }
             Event::Scalar(value, style, anchor, tag) => {
@@ -236,8 +257,12 @@ fn build_documents(text: &str, options: Options) -> Result<Vec<DocBuild>, StoreE
                     .as_mut()
                     .ok_or_else(|| perr("scalar outside a document"))?;
                 let pos = pos_of(&span);
+                let mut text = value.into_owned();
+                if style == ScalarStyle::SingleQuoted {
+                    text = fold_unicode_breaks(&text);
+                }
                 let node = Node::Scalar {
-                    text: value.into_owned(),
+                    text,
                     style,
                     tag: tag.map(std::borrow::Cow::into_owned),
                     pos,
@@ -254,17 +279,25 @@ fn build_documents(text: &str, options: Options) -> Result<Vec<DocBuild>, StoreE
                 // The entry slot for this collection in its parent is registered now, so that
                 // slots stay in document order (parent entry before its children).
                 let path = register_slot(d, &mut stack, pos);
-                d.cols.insert(path.clone(), pos.col);
+                // A mapping that is a sequence item counts as starting at the dash column.
+                let col = match stack.last() {
+                    Some(top) if !top.is_map && is_map => top.col,
+                    _ => pos.col,
+                };
+                let flow = style == granit_parser::StructureStyle::Flow;
+                d.cols.insert(path.clone(), col);
+                if flow {
+                    d.flows.insert(path.clone());
+                }
                 stack.push(Frame {
                     is_map,
                     coll: Coll {
                         entries: Vec::new(),
                         trailing: Vec::new(),
-                        flow: style == granit_parser::StructureStyle::Flow,
                         pos: Some(pos),
                     },
                     anchor,
-                    col: pos.col,
+                    col,
                     key: None,
                     path,
                 });
@@ -283,9 +316,9 @@ fn build_documents(text: &str, options: Options) -> Result<Vec<DocBuild>, StoreE
                     Node::Seq(frame.coll)
                 };
                 if frame.anchor != 0 {
-                    anchors.insert(frame.anchor, strip_for_alias(&node));
+                    anchors.insert(frame.anchor, node.clone());
+                    anchor_paths.insert(frame.anchor, frame.path.clone());
                 }
-                let _ = frame.col;
                 attach_node(d, &mut stack, node);
             }
             _ => {}
@@ -300,12 +333,6 @@ fn build_documents(text: &str, options: Options) -> Result<Vec<DocBuild>, StoreE
     // Documents without content and without comments cannot exist in a stream except for an
     // empty stream; a `---` document yields a root of None (null).
     Ok(docs)
-}
-
-/// A copy of an anchored node for use at an alias: its comments are kept (yaml.v3 aliases
-/// share the node), which sops would emit again at the alias.
-fn strip_for_alias(node: &Node) -> Node {
-    node.clone()
 }
 
 /// Registers the comment slot of a node that is about to be added to the current collection;
@@ -386,7 +413,6 @@ fn attach_node(d: &mut DocBuild, stack: &mut [Frame], node: Node) {
 
 /// Places the document's comments into its collections, then converts it to a [`Map`].
 fn finish_document(mut d: DocBuild, check_duplicates: bool) -> Result<Map, StoreError> {
-    let _ = d.has_content_line;
     let root = match d.root.take() {
         None => Node::Map(Coll::default()),
         Some(Node::Scalar {
@@ -411,12 +437,17 @@ fn finish_document(mut d: DocBuild, check_duplicates: bool) -> Result<Map, Store
         }
     };
     let mut root = root;
-    place_comments(
-        &mut root,
-        &d.slots,
-        &d.cols,
-        std::mem::take(&mut d.comments),
-    );
+    let comments = std::mem::take(&mut d.comments);
+    place_comments(&mut root, &d, comments);
+    // yaml.v3 aliases share the anchored node, comments included: refresh the copies.
+    for (dest, src) in &d.alias_copies {
+        let Some(copy) = node_at(&mut root, src).cloned() else {
+            continue;
+        };
+        if let Some(slot) = node_at(&mut root, dest) {
+            *slot = copy;
+        }
+    }
     if check_duplicates {
         check_dups(&root)?;
     }
@@ -424,6 +455,18 @@ fn finish_document(mut d: DocBuild, check_duplicates: bool) -> Result<Map, Store
         Value::Map(m) => Ok(m),
         _ => Err(perr("a top-level mapping is required")),
     }
+}
+
+fn node_at<'a>(root: &'a mut Node, path: &[usize]) -> Option<&'a mut Node> {
+    let mut node = root;
+    for &i in path {
+        let c = match node {
+            Node::Map(c) | Node::Seq(c) => c,
+            Node::Scalar { .. } => return None,
+        };
+        node = &mut c.entries.get_mut(i)?.value;
+    }
+    Some(node)
 }
 
 fn coll_at<'a>(root: &'a mut Node, path: &[usize]) -> Option<&'a mut Coll> {
@@ -441,21 +484,48 @@ fn coll_at<'a>(root: &'a mut Node, path: &[usize]) -> Option<&'a mut Coll> {
     }
 }
 
-fn place_comments(
-    root: &mut Node,
-    slots: &[Slot],
-    cols: &HashMap<Vec<usize>, usize>,
-    comments: Vec<RawComment>,
-) {
+fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
+    let slots = &d.slots;
+    let cols = &d.cols;
     for c in comments {
         // Last slot strictly before the comment, first slot after it.
         let after = slots.partition_point(|s| s.pos.idx < c.pos.idx);
         let prev = after.checked_sub(1).map(|i| &slots[i]);
         let next = slots.get(after);
-        if c.right {
+        let right = c.right && prev.is_some_and(|p| p.pos.line == c.pos.line);
+        if right {
             if let Some(p) = prev {
+                // After a flow collection: the comment of the outermost flow collection,
+                // which sops puts before its first element.
+                let mut flow_len = None;
+                for len in (1..=p.coll_path.len()).rev() {
+                    if d.flows.contains(&p.coll_path[..len]) {
+                        flow_len = Some(len);
+                    } else {
+                        break;
+                    }
+                }
+                if let Some(len) = flow_len {
+                    if let Some(coll) = coll_at(root, &p.coll_path[..len]) {
+                        if let Some(e) = coll.entries.first_mut() {
+                            e.before.push(c.text);
+                            continue;
+                        }
+                    }
+                }
                 if let Some(coll) = coll_at(root, &p.coll_path) {
                     if let Some(e) = coll.entries.get_mut(p.entry) {
+                        e.before.push(c.text);
+                        continue;
+                    }
+                }
+            }
+        }
+        // A same-line comment after syntax only (`- # c`): it leads the next entry.
+        if c.right {
+            if let Some(n) = next {
+                if let Some(coll) = coll_at(root, &n.coll_path) {
+                    if let Some(e) = coll.entries.get_mut(n.entry) {
                         e.before.push(c.text);
                         continue;
                     }
@@ -480,6 +550,7 @@ fn place_comments(
                 }
                 match next {
                     Some(n) if !p.coll_path.starts_with(&n.coll_path) => n.coll_path.clone(),
+                    Some(n) if cols.get(&n.coll_path) == Some(&c.pos.col) => n.coll_path.clone(),
                     Some(n) if n.coll_path.len() > chosen.len() => n.coll_path.clone(),
                     _ => chosen,
                 }
@@ -591,7 +662,12 @@ fn scalar_value(
     pos: Pos,
 ) -> Result<Value, StoreError> {
     if let Some(tag) = tag {
-        if let Some(core) = tag.core_suffix() {
+        let core = if tag.handle() == "tag:yaml.org,2002:" {
+            Some(tag.suffix())
+        } else {
+            None
+        };
+        if let Some(core) = core {
             return match core {
                 "str" => Ok(Value::Str(text.to_owned())),
                 "binary" => {
@@ -821,6 +897,7 @@ impl Emitter {
                     })
                     .collect();
             self.comments(0, &c);
+            self.write_indent(0);
             self.write_indicator("{", true, true, false);
             self.write_indicator("}", false, false, false);
         } else {
