@@ -164,7 +164,7 @@ fn days_in(month: u32, year: u32) -> u32 {
     match month {
         4 | 6 | 9 | 11 => 30,
         2 => {
-            if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) {
+            if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) {
                 29
             } else {
                 28
@@ -443,4 +443,126 @@ pub fn yaml_scalar_text(v: &Value) -> Option<String> {
         Value::Null => "null".into(),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::approx_constant)]
+    fn floats_format_as_go_g() {
+        // Values as sops 3.11 prints them in YAML output (floats.yaml, yamlstyles.json).
+        for (f, s) in [
+            (3.14, "3.14"),
+            (1.0, "1"),
+            (100.0, "100"),
+            (1000.0, "1000"),
+            (0.5, "0.5"),
+            (0.001, "0.001"),
+            (1000.5, "1000.5"),
+            (1e6, "1e+06"),
+            (1e10, "1e+10"),
+            (1e20, "1e+20"),
+            (1e-5, "1e-05"),
+            (1e-7, "1e-07"),
+            (0.0001, "0.0001"),
+            (123_456.0, "123456"),
+            (123_456_789.0, "1.23456789e+08"),
+            (-0.0, "-0"),
+            (2.5, "2.5"),
+            (1e300, "1e+300"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (f64::NAN, "NaN"),
+        ] {
+            assert_eq!(format_float_g(f), s, "{f}");
+        }
+        assert_eq!(
+            yaml_scalar_text(&Value::Float(f64::INFINITY)).unwrap(),
+            ".inf"
+        );
+        assert_eq!(
+            yaml_scalar_text(&Value::Float(f64::NEG_INFINITY)).unwrap(),
+            "-.inf"
+        );
+        assert_eq!(yaml_scalar_text(&Value::Float(f64::NAN)).unwrap(), ".nan");
+    }
+
+    #[test]
+    fn timestamps_resolve_as_yaml_v3() {
+        let t = |s: &str| parse_timestamp(s).map(|t| t.as_str().to_string());
+        // From scalars.yaml decrypted by sops 3.11.
+        assert_eq!(t("2002-12-14").unwrap(), "2002-12-14T00:00:00Z");
+        assert_eq!(
+            t("2001-12-14t21:59:43.10-05:00").unwrap(),
+            "2001-12-14T21:59:43.1-05:00"
+        );
+        assert_eq!(
+            t("2001-12-14 21:59:43.10").unwrap(),
+            "2001-12-14T21:59:43.1Z"
+        );
+        assert_eq!(t("2024-01-02T03:04:05Z").unwrap(), "2024-01-02T03:04:05Z");
+        assert_eq!(t("2024-1-2T3:4:5+00:00").unwrap(), "2024-01-02T03:04:05Z");
+        assert_eq!(
+            t("2024-01-02T03:04:05.123456789123+01:30").unwrap(),
+            "2024-01-02T03:04:05.123456789+01:30"
+        );
+        for bad in [
+            "2001-12-14 21:59:43.10 -5",
+            "2024-02-30",
+            "2024-13-01",
+            "24-01-01",
+            "2024-01-02T03:04:05",
+            "2024-01-02T25:00:00Z",
+            "2024-01-02x",
+            "20240102",
+        ] {
+            assert!(t(bad).is_none(), "{bad}");
+        }
+        assert!(t("2024-02-29").is_some());
+        assert!(t("2023-02-29").is_none());
+    }
+
+    #[test]
+    fn plain_scalars_resolve_as_yaml_v3() {
+        use Resolved as R;
+        for (s, r) in [
+            ("yes", R::Str),
+            ("on", R::Str),
+            ("True", R::Bool(true)),
+            ("FALSE", R::Bool(false)),
+            ("~", R::Null),
+            ("", R::Null),
+            ("42", R::Int(42)),
+            ("+12", R::Int(12)),
+            ("-7", R::Int(-7)),
+            ("0777", R::Int(511)),
+            ("0o777", R::Int(511)),
+            ("0x1f", R::Int(31)),
+            ("0b101", R::Int(5)),
+            ("-0b101", R::Int(-5)),
+            ("1_000", R::Int(1000)),
+            ("08", R::Float(8.0)),
+            ("9223372036854775807", R::Int(i64::MAX)),
+            ("18446744073709551615", R::Uint(u64::MAX)),
+            ("99999999999999999999", R::Float(1e20)),
+            ("1e3", R::Float(1000.0)),
+            (".5", R::Float(0.5)),
+            ("5.", R::Float(5.0)),
+            ("1_000.5", R::Float(1000.5)),
+            ("1e400", R::Str),
+            ("-.inf", R::Float(f64::NEG_INFINITY)),
+            ("<<", R::Merge),
+            ("1:20", R::Str),
+            ("0x", R::Str),
+            ("-", R::Str),
+            ("abc", R::Str),
+        ] {
+            assert_eq!(resolve_plain(s), r, "{s}");
+        }
+        assert!(matches!(resolve_plain(".NaN"), R::Float(f) if f.is_nan()));
+        assert!(!plain_is_string("y") && !plain_is_string("1:20") && !plain_is_string("123"));
+        assert!(plain_is_string("hello") && plain_is_string("tRue"));
+    }
 }
