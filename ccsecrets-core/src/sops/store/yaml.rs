@@ -122,7 +122,7 @@ struct DocBuild {
 pub fn parse(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| perr(format!("invalid UTF-8 at byte offset {}", e.valid_up_to())))?;
-    if text.trim().is_empty() {
+    if text.is_empty() {
         return Err(StoreError::Empty);
     }
     let options = granit_parser::options! {
@@ -131,8 +131,9 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
     };
     let docs = build_documents(text, options)?;
     if docs.is_empty() {
-        // Comments only: yaml.v3's first decode reports EOF.
-        return Err(perr("no YAML document (only comments)"));
+        // Whitespace or comments only: sops's first decode reports EOF (exit 2), unlike a
+        // completely empty file ("cannot be completely empty", exit 92).
+        return Err(perr("no YAML document (only comments or whitespace)"));
     }
     let mut out = Vec::with_capacity(docs.len());
     for (i, doc) in docs.into_iter().enumerate() {
@@ -1502,7 +1503,7 @@ lastmodified: '2019-08-29T22:42:03Z'\n    version: 3.7.1\n";
             }
         }
         assert!(matches!(parse(b""), Err(StoreError::Empty)));
-        assert!(matches!(parse(b"\n  \n"), Err(StoreError::Empty)));
+        assert!(matches!(parse(b"\n  \n"), Err(StoreError::Parse { .. })));
         assert!(matches!(parse(b"a: \xff\n"), Err(StoreError::Parse { .. })));
     }
 
