@@ -60,6 +60,16 @@ fn yaml_files_from_sops_decrypt_to_exactly_what_sops_prints() {
     sops_files_decrypt_to_exactly_what_sops_prints("yaml");
 }
 
+#[test]
+fn env_files_from_sops_decrypt_to_exactly_what_sops_prints() {
+    sops_files_decrypt_to_exactly_what_sops_prints("env");
+}
+
+#[test]
+fn ini_files_from_sops_decrypt_to_exactly_what_sops_prints() {
+    sops_files_decrypt_to_exactly_what_sops_prints("ini");
+}
+
 fn sops_files_decrypt_to_exactly_what_sops_prints(ext: &str) {
     let sb = Sandbox::new();
     let mut failures = Vec::new();
@@ -123,6 +133,16 @@ fn sops_decrypts_ccsecrets_json_files_to_the_same_plaintext() {
 #[ignore = "needs the YAML store, still in progress (issue 2)"]
 fn sops_decrypts_ccsecrets_yaml_files_to_the_same_plaintext() {
     sops_decrypts_ccsecrets_files_to_the_same_plaintext("yaml", 8);
+}
+
+#[test]
+fn sops_decrypts_ccsecrets_env_files_to_the_same_plaintext() {
+    sops_decrypts_ccsecrets_files_to_the_same_plaintext("env", 4);
+}
+
+#[test]
+fn sops_decrypts_ccsecrets_ini_files_to_the_same_plaintext() {
+    sops_decrypts_ccsecrets_files_to_the_same_plaintext("ini", 3);
 }
 
 fn sops_decrypts_ccsecrets_files_to_the_same_plaintext(ext: &str, at_least: usize) {
