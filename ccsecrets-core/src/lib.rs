@@ -8,7 +8,9 @@
 //! - change a decrypted document and write it back with minimal diffs:
 //!   [`PlainFile::reencrypt`](sops::document::PlainFile::reencrypt);
 //! - find the creation rule for a file: [`sops::rules::find_config`], [`sops::rules::Config`];
-//! - write any file safely: [`fsutil::write_atomic`].
+//! - write any file safely: [`fsutil::write_atomic`];
+//! - check, commit and scan the git repo: [`git::Repo`] (clean check, compare-and-swap commit,
+//!   history/index/work-tree walks for the leak check).
 //!
 //! The core never reads the environment, `$HOME` or the terminal: callers pass identities,
 //! recipients and paths in.
@@ -30,5 +32,6 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod fsutil;
+pub mod git;
 pub mod keys;
 pub mod sops;
