@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 
-const SUBCOMMANDS: [&str; 16] = [
+const SUBCOMMANDS: [&str; 17] = [
     "encrypt",
     "decrypt",
     "filestatus",
@@ -18,6 +18,7 @@ const SUBCOMMANDS: [&str; 16] = [
     "exec-file",
     "ssh-to-age",
     "keygen",
+    "validate",
     "help",
     "completion",
     "version",

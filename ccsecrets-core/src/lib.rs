@@ -9,6 +9,8 @@
 //!   [`PlainFile::reencrypt`](sops::document::PlainFile::reencrypt);
 //! - find the creation rule for a file: [`sops::rules::find_config`], [`sops::rules::Config`];
 //! - write any file safely: [`fsutil::write_atomic`];
+//! - read an instance repo and check its secrets: [`instance::Instance::open`],
+//!   [`instance::SecretSet::from_map`], [`instance::validate`];
 //! - check, commit and scan the git repo: [`git::Repo`] (clean check, compare-and-swap commit,
 //!   history/index/work-tree walks for the leak check).
 //!
@@ -33,5 +35,6 @@
 
 pub mod fsutil;
 pub mod git;
+pub mod instance;
 pub mod keys;
 pub mod sops;
