@@ -13,7 +13,7 @@ use crate::commands::{
 /// The sops-like subcommands take sops's own flags, read the same environment
 /// (SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD, SOPS_AGE_SSH_PRIVATE_KEY_FILE,
 /// ~/.config/sops/age/keys.txt, SOPS_AGE_RECIPIENTS) and find .sops.yaml as sops does.
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(name = "ccsecrets", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// Use this .sops.yaml instead of searching upwards from the current directory
@@ -25,11 +25,23 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "N")]
     pub indent: Option<i64>,
 
+    /// Compute the MAC over encrypted values only (encrypt; a global flag, as in sops).
+    #[arg(long, global = true)]
+    pub mac_only_encrypted: bool,
+
+    /// Encrypt only values marked by a comment matching this regex (encrypt).
+    #[arg(long, global = true, value_name = "REGEX")]
+    pub encrypted_comment_regex: Option<String>,
+
+    /// Leave values marked by a comment matching this regex unencrypted (encrypt).
+    #[arg(long, global = true, value_name = "REGEX")]
+    pub unencrypted_comment_regex: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum Command {
     /// Encrypt a file (sops encrypt).
     Encrypt(encrypt::Args),
@@ -57,4 +69,6 @@ pub enum Command {
     SshToAge(crate::commands::ssh_to_age::Args),
     /// Generate an age identity, or print identities' recipients with -y (like age-keygen).
     Keygen(crate::commands::keygen::Args),
+    /// Check an instance's secrets against the instance model (exit 1 on any error).
+    Validate(crate::commands::validate::Args),
 }

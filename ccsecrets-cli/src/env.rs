@@ -10,7 +10,8 @@ use ccsecrets_core::keys::Identity;
 use zeroize::Zeroizing;
 
 /// The environment variables ccsecrets honours.
-#[derive(Debug, Default, Clone)]
+// No Debug: it holds SOPS_AGE_KEY.
+#[derive(Default, Clone)]
 pub struct Env {
     pub home: Option<PathBuf>,
     pub xdg_config_home: Option<PathBuf>,

@@ -19,6 +19,9 @@ fn run(cli: Cli, env: &env::Env) -> Result<(), CliError> {
     let global = commands::Global {
         config: cli.config.clone().or_else(|| env.sops_config.clone()),
         indent: cli.indent,
+        mac_only_encrypted: cli.mac_only_encrypted,
+        encrypted_comment_regex: cli.encrypted_comment_regex.clone(),
+        unencrypted_comment_regex: cli.unencrypted_comment_regex.clone(),
     };
     match cli.command {
         Command::Encrypt(args) => commands::encrypt::run(args, &global, env),
@@ -34,11 +37,20 @@ fn run(cli: Cli, env: &env::Env) -> Result<(), CliError> {
         Command::ExecFile(args) => commands::exec_file::run(args, env),
         Command::SshToAge(args) => commands::ssh_to_age::run(args),
         Command::Keygen(args) => commands::keygen::run(args),
+        Command::Validate(args) => commands::validate::run(args, env),
     }
 }
 
 fn main() {
-    let cli = Cli::parse_from(legacy::translate(std::env::args_os().collect()));
+    let cli = match Cli::try_parse_from(legacy::translate(std::env::args_os().collect())) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Usage errors exit 1, as in sops; --help and --version exit 0.
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     let env = env::Env::read();
     if let Err(e) = run(cli, &env) {
         output::error(&e.to_string());

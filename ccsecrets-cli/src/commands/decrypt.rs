@@ -15,7 +15,7 @@ use crate::env::{load_identities, Env};
 use crate::error::{code, CliError};
 
 /// Decrypt a sops file and print the plaintext (or write it with --output / --in-place).
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct Args {
     /// The encrypted file; stdin when absent or `-`.
     pub file: Option<PathBuf>,

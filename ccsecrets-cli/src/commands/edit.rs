@@ -20,7 +20,7 @@ use crate::{cleanup, output};
 /// (/dev/shm, $XDG_RUNTIME_DIR), never in the repository, and is wiped on every exit path.
 /// Unchanged values keep their exact ciphertext. A FILE that does not exist is created with
 /// the recipients of its .sops.yaml creation rule.
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct Args {
     /// The encrypted file (created when it does not exist).
     pub file: PathBuf,

@@ -12,7 +12,7 @@ use crate::env::Env;
 use crate::error::{code, CliError};
 
 /// Encrypt a file with age recipients from --age or the matching .sops.yaml creation rule.
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct Args {
     /// The plaintext file; stdin when absent or `-` (then --filename-override is required).
     pub file: Option<PathBuf>,
@@ -36,18 +36,6 @@ pub struct Args {
     /// Leave values whose key ends with this suffix unencrypted (default `_unencrypted`).
     #[arg(long, value_name = "SUFFIX")]
     pub unencrypted_suffix: Option<String>,
-
-    /// Encrypt only values marked by a comment matching this regex.
-    #[arg(long, value_name = "REGEX")]
-    pub encrypted_comment_regex: Option<String>,
-
-    /// Leave values marked by a comment matching this regex unencrypted.
-    #[arg(long, value_name = "REGEX")]
-    pub unencrypted_comment_regex: Option<String>,
-
-    /// Compute the MAC over encrypted values only.
-    #[arg(long)]
-    pub mac_only_encrypted: bool,
 
     /// Number of key groups needed to decrypt (Shamir).
     #[arg(long, value_name = "N")]
@@ -137,11 +125,11 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
         ("encrypted_regex", args.encrypted_regex.as_deref()),
         (
             "unencrypted_comment_regex",
-            args.unencrypted_comment_regex.as_deref(),
+            global.unencrypted_comment_regex.as_deref(),
         ),
         (
             "encrypted_comment_regex",
-            args.encrypted_comment_regex.as_deref(),
+            global.encrypted_comment_regex.as_deref(),
         ),
     ];
     let flag_selector =
@@ -162,7 +150,7 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
             .or(rule.map(|r| r.shamir_threshold))
             .unwrap_or(0),
         selector,
-        mac_only_encrypted: args.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted),
+        mac_only_encrypted: global.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted),
         binary,
     };
 

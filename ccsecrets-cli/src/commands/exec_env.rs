@@ -12,7 +12,7 @@ use crate::error::{code, CliError};
 
 /// Run COMMAND (with `sh -c`) with every top-level key of FILE as an environment variable.
 /// Nested values cannot be exported and are an error. The plaintext never touches the disk.
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct Args {
     /// The encrypted file.
     pub file: PathBuf,
@@ -62,7 +62,9 @@ pub fn run(args: Args, env: &Env) -> Result<(), CliError> {
     let status = cmd
         .status()
         .map_err(|e| CliError::new(code::GENERIC, format!("cannot run sh: {e}")))?;
+    // Wipe the plaintext before exiting with the child's status.
     drop(vars);
+    drop(opened);
     exit_like(status)
 }
 

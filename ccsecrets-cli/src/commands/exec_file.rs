@@ -16,7 +16,7 @@ use crate::{cleanup, commands::exec_env::exit_like};
 /// The copy lives in a private 0700 directory on a RAM-backed filesystem when one exists and
 /// is wiped and removed when the command ends (or on Ctrl+C). ccsecrets always uses a private
 /// file; --no-fifo is accepted for compatibility with sops.
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct Args {
     /// The encrypted file.
     pub file: PathBuf,

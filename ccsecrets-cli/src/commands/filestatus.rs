@@ -6,11 +6,11 @@ use ccsecrets_core::sops::document::EncryptedFile;
 use ccsecrets_core::sops::store::Format;
 
 use super::{format_for, read_input, write_output, Destination};
-use crate::error::CliError;
+use crate::error::{code, CliError};
 
 /// Print {"encrypted":true} when FILE is a complete sops file (metadata with a version and a
 /// MAC), {"encrypted":false} otherwise. No key is needed.
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct Args {
     /// The file to inspect.
     pub file: PathBuf,
@@ -21,11 +21,23 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
-    let input = read_input(Some(&args.file))?;
+    use ccsecrets_core::sops::document::DecryptError;
+    use ccsecrets_core::sops::store::StoreError;
+    // sops exits 1 for a missing or unparseable file here (not 100/2).
+    let input = read_input(Some(&args.file)).map_err(|mut e| {
+        e.code = code::GENERIC;
+        e
+    })?;
     let format: Format = format_for(args.input_type.as_deref(), Some(&args.file))?;
-    let encrypted = EncryptedFile::parse(&input.bytes, format)
-        .map(|f| f.is_complete())
-        .unwrap_or(false);
+    let encrypted = match EncryptedFile::parse(&input.bytes, format) {
+        Ok(f) => f.is_complete(),
+        Err(DecryptError::Store(StoreError::NoMetadata)) | Err(DecryptError::Metadata(_)) => false,
+        Err(e) => {
+            let mut err = CliError::decrypt(&args.file, &e);
+            err.code = code::GENERIC;
+            return Err(err);
+        }
+    };
     let line = format!("{{\"encrypted\":{encrypted}}}\n");
     write_output(Destination::Stdout, line.as_bytes(), false)
 }

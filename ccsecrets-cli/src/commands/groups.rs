@@ -10,18 +10,18 @@ use crate::env::Env;
 use crate::error::{code, CliError};
 
 /// Add or delete key groups (Shamir secret sharing).
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct Args {
     #[command(subcommand)]
     pub action: Action,
 }
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(clap::Subcommand)]
 pub enum Action {
     /// Add a key group made of the given age recipients.
     Add {
         /// The encrypted file.
-        #[arg(long)]
+        #[arg(short = 'f', long)]
         file: PathBuf,
         /// Comma-separated age recipients of the new group.
         #[arg(long, value_name = "RECIPIENTS", required = true)]
@@ -39,7 +39,7 @@ pub enum Action {
     /// Delete the key group at INDEX (0-based).
     Delete {
         /// The encrypted file.
-        #[arg(long)]
+        #[arg(short = 'f', long)]
         file: PathBuf,
         /// The group to delete.
         index: usize,

@@ -17,7 +17,7 @@ use crate::error::{code, CliError};
 ///
 /// The identity file is age-keygen's format: `# created:` and `# public key:` comment lines,
 /// then the AGE-SECRET-KEY-1… line. It is usable as SOPS_AGE_KEY_FILE.
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct Args {
     /// Write to FILE, created with mode 0600; an existing FILE is never overwritten.
     #[arg(short = 'o', long = "output", value_name = "FILE")]

@@ -13,6 +13,7 @@ pub mod set;
 pub mod ssh_to_age;
 pub mod unset;
 pub mod updatekeys;
+pub mod validate;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -84,10 +85,16 @@ pub fn read_input(file: Option<&Path>) -> Result<Input, CliError> {
 /// `--input-type`/`--output-type` value, else the format the path's extension implies.
 pub fn format_for(explicit: Option<&str>, path: Option<&Path>) -> Result<Format, CliError> {
     match explicit {
-        Some(name) => Format::from_name(name).ok_or_else(|| {
-            CliError::new(code::GENERIC, format!("unknown file type {name:?}"))
-                .hint("use one of yaml, json, dotenv, ini, binary")
-        }),
+        Some(name) => match Format::from_name(name) {
+            Some(f) => Ok(f),
+            None => {
+                // sops falls back to the extension for an unknown type; say so.
+                crate::output::warn(&format!(
+                    "unknown file type {name:?} (use yaml, json, dotenv, ini or binary); using the file extension"
+                ));
+                Ok(path.map(Format::from_path).unwrap_or(Format::Binary))
+            }
+        },
         None => Ok(path.map(Format::from_path).unwrap_or(Format::Binary)),
     }
 }
@@ -179,6 +186,12 @@ pub struct Global {
     pub config: Option<PathBuf>,
     /// `--indent`.
     pub indent: Option<i64>,
+    /// `--mac-only-encrypted`.
+    pub mac_only_encrypted: bool,
+    /// `--encrypted-comment-regex`.
+    pub encrypted_comment_regex: Option<String>,
+    /// `--unencrypted-comment-regex`.
+    pub unencrypted_comment_regex: Option<String>,
 }
 
 /// Finds and loads `.sops.yaml`: `--config`/`SOPS_CONFIG`, else upwards from the current
@@ -225,6 +238,16 @@ pub fn open_encrypted(
     input_type: Option<&str>,
     env: &crate::env::Env,
 ) -> Result<Opened, CliError> {
+    open_encrypted_with(file, input_type, env, false)
+}
+
+/// [`open_encrypted`], optionally without verifying the MAC (`--ignore-mac`).
+pub fn open_encrypted_with(
+    file: &Path,
+    input_type: Option<&str>,
+    env: &crate::env::Env,
+    ignore_mac: bool,
+) -> Result<Opened, CliError> {
     use ccsecrets_core::sops::document::{DecryptOptions, EncryptedFile};
     let input = read_input(Some(file))?;
     let name = input.display_path();
@@ -237,7 +260,7 @@ pub fn open_encrypted(
             &ids.identities,
             DecryptOptions {
                 keep_ivs: true,
-                ..Default::default()
+                ignore_mac,
             },
         )
         .map_err(|e| with_key_problems(CliError::decrypt(&name, &e), &ids))?;

@@ -10,7 +10,7 @@ use crate::error::{code, CliError};
 
 /// Generate a new data key and re-encrypt every value with it, optionally adding or removing
 /// age recipients (added ones go to the first key group). Prints the result unless -i/--output.
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct Args {
     /// The encrypted file.
     pub file: PathBuf,

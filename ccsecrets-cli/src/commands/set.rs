@@ -7,27 +7,30 @@ use ccsecrets_core::sops::path;
 use ccsecrets_core::sops::store::json;
 use zeroize::Zeroizing;
 
-use super::{emit_encrypted, open_encrypted, write_output, Destination, Global};
+use super::{emit_encrypted, open_encrypted_with, write_output, Destination, Global};
 use crate::env::Env;
 use crate::error::{code, CliError};
 
 /// Set the value at INDEX (e.g. '["drone"]["rpc_secret"]') to VALUE, a JSON value
 /// ('"text"', 5, true, {"a": 1}). The file is rewritten in place; every other value keeps its
 /// exact ciphertext, so the diff shows only this value, `mac` and `lastmodified`.
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct Args {
     /// The encrypted file.
     pub file: PathBuf,
     /// Where to set, in sops's path form: '["key"]["sub"][0]'.
     pub index: String,
-    /// The value as JSON (omit with --value-file or --value-stdin).
+    /// The value as JSON; with --value-file, the file holding it (omit with --value-stdin).
     pub value: Option<String>,
-    /// Read the JSON value from this file.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["value", "value_stdin"])]
-    pub value_file: Option<PathBuf>,
+    /// VALUE is a path: read the JSON value from that file (as sops).
+    #[arg(long, conflicts_with = "value_stdin")]
+    pub value_file: bool,
     /// Read the JSON value from stdin.
     #[arg(long, conflicts_with = "value")]
     pub value_stdin: bool,
+    /// Do not verify the MAC before changing the file.
+    #[arg(long)]
+    pub ignore_mac: bool,
     /// Do not rewrite the file when the value is already set.
     #[arg(long)]
     pub idempotent: bool,
@@ -40,24 +43,22 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
     let steps = path::parse(&args.index)
         .map_err(|e| CliError::new(code::INVALID_TREE_PATH, e.to_string()))?;
     let raw: Zeroizing<Vec<u8>> =
-        Zeroizing::new(match (&args.value, &args.value_file, args.value_stdin) {
-            (Some(v), _, _) => v.as_bytes().to_vec(),
-            (None, Some(f), _) => std::fs::read(f).map_err(|e| {
-                CliError::new(code::COULD_NOT_READ_INPUT, format!("{}: {e}", f.display()))
-            })?,
-            (None, None, true) => {
+        Zeroizing::new(match (&args.value, args.value_file, args.value_stdin) {
+            (Some(f), true, _) => std::fs::read(f)
+                .map_err(|e| CliError::new(code::COULD_NOT_READ_INPUT, format!("{f}: {e}")))?,
+            (Some(v), false, _) => v.as_bytes().to_vec(),
+            (None, _, true) => {
                 let mut b = Vec::new();
                 std::io::stdin().read_to_end(&mut b).map_err(|e| {
                     CliError::new(code::COULD_NOT_READ_INPUT, format!("<stdin>: {e}"))
                 })?;
                 b
             }
-            (None, None, false) => {
-                return Err(
-                    CliError::new(code::ERROR_INVALID_SET_FORMAT, "no value given")
-                        .hint("give VALUE, --value-file FILE or --value-stdin"),
-                )
-            }
+            (None, _, false) => return Err(CliError::new(
+                code::ERROR_INVALID_SET_FORMAT,
+                "no value given",
+            )
+            .hint("give VALUE (JSON), --value-file with VALUE naming a file, or --value-stdin")),
         });
     let value = json::parse_value(&raw).map_err(|e| {
         CliError::new(
@@ -66,7 +67,8 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
         )
         .hint("strings need JSON quotes: '\"text\"'")
     })?;
-    let mut opened = open_encrypted(&args.file, args.input_type.as_deref(), env)?;
+    let mut opened =
+        open_encrypted_with(&args.file, args.input_type.as_deref(), env, args.ignore_mac)?;
     let name = opened.name();
     let doc = opened.plain.branches.first_mut().ok_or_else(|| {
         CliError::new(

@@ -14,7 +14,7 @@ use crate::error::{code, CliError};
 /// Public keys: authorized_keys or known_hosts lines (e.g. ssh-keyscan output), several at
 /// once, one recipient per ssh-ed25519 key; keys of other types are skipped with a warning.
 /// Private keys must not be passphrase-protected.
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct Args {
     /// Read the key(s) from FILE instead of stdin (`-` is stdin).
     #[arg(short = 'i', long = "input", value_name = "FILE")]

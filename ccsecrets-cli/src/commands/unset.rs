@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use ccsecrets_core::sops::path;
 
-use super::{emit_encrypted, open_encrypted, write_output, Destination, Global};
+use super::{emit_encrypted, open_encrypted_with, write_output, Destination, Global};
 use crate::env::Env;
 use crate::error::{code, CliError};
 
 /// Remove the value at INDEX (e.g. '["registry"][0]'); other values keep their ciphertext.
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct Args {
     /// The encrypted file.
     pub file: PathBuf,
@@ -18,6 +18,9 @@ pub struct Args {
     /// Succeed without changes when INDEX does not exist.
     #[arg(long)]
     pub idempotent: bool,
+    /// Do not verify the MAC before changing the file.
+    #[arg(long)]
+    pub ignore_mac: bool,
     /// Format of the file (default: from the extension).
     #[arg(long, value_name = "TYPE")]
     pub input_type: Option<String>,
@@ -26,7 +29,8 @@ pub struct Args {
 pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
     let steps = path::parse(&args.index)
         .map_err(|e| CliError::new(code::INVALID_TREE_PATH, e.to_string()))?;
-    let mut opened = open_encrypted(&args.file, args.input_type.as_deref(), env)?;
+    let mut opened =
+        open_encrypted_with(&args.file, args.input_type.as_deref(), env, args.ignore_mac)?;
     let name = opened.name();
     let doc = opened.plain.branches.first_mut().ok_or_else(|| {
         CliError::new(

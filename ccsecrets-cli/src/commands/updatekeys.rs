@@ -17,7 +17,7 @@ use crate::output;
 /// recipients get the existing data key; when a recipient is removed the data key is rotated
 /// (every value re-encrypted) so the removed key cannot open this or any later version. Every
 /// file is prepared and verified before any is replaced: one failure changes nothing.
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct Args {
     /// The encrypted files.
     #[arg(required = true)]

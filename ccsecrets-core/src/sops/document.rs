@@ -340,7 +340,6 @@ pub fn encrypt(branches: Vec<Map>, opts: &EncryptOptions) -> Result<EncryptedFil
     if groups.is_empty() {
         return Err(EncryptError::NoRecipients);
     }
-    check_comment_regex_in_sequences(&branches, opts.selector.as_ref())?;
     let data_key = DataKey::generate().map_err(|e| EncryptError::Value {
         path: String::new(),
         source: e,
@@ -364,6 +363,30 @@ pub fn encrypt(branches: Vec<Map>, opts: &EncryptOptions) -> Result<EncryptedFil
         version: SOPS_VERSION.into(),
     };
     seal_document(branches, metadata, &data_key, None)
+}
+
+/// Key groups are rebuilt from age recipients only; a file that also carries pgp/kms/vault
+/// keys would silently lose them, so refuse instead.
+fn refuse_non_age(metadata: &Metadata) -> Result<(), EncryptError> {
+    let others: Vec<&str> = metadata
+        .key_groups
+        .iter()
+        .flat_map(|g| {
+            g.others
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(t, _)| t.as_str())
+        })
+        .collect();
+    if others.is_empty() {
+        Ok(())
+    } else {
+        Err(EncryptError::Unsafe(format!(
+            "this file also has {} keys, which ccsecrets cannot re-wrap; changing its key groups would drop them \
+             (use sops for this file, or remove those keys first)",
+            others.join(", ")
+        )))
+    }
 }
 
 /// Wraps the data key (or its Shamir shares) for every recipient of every group.
@@ -439,6 +462,7 @@ fn seal_document(
     data_key: &DataKey,
     stash: Option<&IvStash>,
 ) -> Result<EncryptedFile, EncryptError> {
+    check_comment_regex_in_sequences(&branches, metadata.selector.as_ref())?;
     let selector = metadata.effective_selector();
     let mut walk = Walk::new(
         &selector,
@@ -624,6 +648,7 @@ impl PlainFile {
     /// Re-encrypts for new key groups with a **new** data key (every value changes): what
     /// `rotate` and a recipient removal need.
     pub fn rotate(&self, key_groups: &[Vec<Recipient>]) -> Result<EncryptedFile, EncryptError> {
+        refuse_non_age(&self.metadata)?;
         let groups: Vec<&Vec<Recipient>> = key_groups.iter().filter(|g| !g.is_empty()).collect();
         if groups.is_empty() {
             return Err(EncryptError::NoRecipients);
@@ -713,6 +738,7 @@ impl EncryptedFile {
         data_key: &DataKey,
         groups: &[Vec<Recipient>],
     ) -> Result<EncryptedFile, EncryptError> {
+        refuse_non_age(&self.metadata)?;
         let groups: Vec<&Vec<Recipient>> = groups.iter().filter(|g| !g.is_empty()).collect();
         if groups.is_empty() {
             return Err(EncryptError::NoRecipients);
