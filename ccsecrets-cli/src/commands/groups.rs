@@ -52,7 +52,8 @@ pub enum Action {
     },
 }
 
-fn current_groups(opened: &super::Opened) -> Result<Vec<Vec<Recipient>>, CliError> {
+/// The file's key groups as parsed recipients (shared with `rotate`).
+pub fn current_groups(opened: &super::Opened) -> Result<Vec<Vec<Recipient>>, CliError> {
     opened
         .file
         .metadata

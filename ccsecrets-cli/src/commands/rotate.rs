@@ -6,7 +6,7 @@ use ccsecrets_core::keys::Recipient;
 
 use super::{destination, emit_encrypted, open_encrypted, parse_recipients, write_output, Global};
 use crate::env::Env;
-use crate::error::{code, CliError};
+use crate::error::CliError;
 
 /// Generate a new data key and re-encrypt every value with it, optionally adding or removing
 /// age recipients (added ones go to the first key group). Prints the result unless -i/--output.
@@ -46,24 +46,7 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
         .unwrap_or_default();
     let opened = open_encrypted(&args.file, args.input_type.as_deref(), env)?;
     let name = opened.name();
-    let mut groups: Vec<Vec<Recipient>> = opened
-        .file
-        .metadata
-        .key_groups
-        .iter()
-        .map(|g| {
-            g.age
-                .iter()
-                .map(|k| {
-                    k.recipient
-                        .parse()
-                        .map_err(|e: ccsecrets_core::keys::RecipientError| {
-                            CliError::new(code::GENERIC, e.to_string())
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .collect::<Result<_, _>>()?;
+    let mut groups: Vec<Vec<Recipient>> = super::groups::current_groups(&opened)?;
     if groups.is_empty() {
         groups.push(Vec::new());
     }
