@@ -386,3 +386,54 @@ fn swarm_prints_docker_secret_commands_named_by_the_leaf_fingerprint() {
         assert!(text.lines().any(|l| l == w), "missing {w:?} in\n{text}");
     }
 }
+
+#[test]
+fn without_root_refuses_foreign_owners_unless_no_chown() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    // A place an unprivileged user can write, and a key it can read.
+    let shared = sb.dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    for d in [sb.dir.path(), &shared] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let key = shared.join("key.txt");
+    std::fs::copy(fixture(KEY1), &key).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let root = shared.join("root");
+
+    // As root, drop to nobody (util-linux setpriv); otherwise this process is unprivileged.
+    let unprivileged = |extra: &[&str]| {
+        let mut c = if me().0 == 0 {
+            let mut c = sb.command(Path::new("setpriv"));
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(ccsecrets_tests::ccsecrets_bin());
+            c
+        } else {
+            sb.ccsecrets()
+        };
+        c.current_dir(&shared)
+            .args(["install", "--instance"])
+            .arg(fixture("example-instance"))
+            .arg("--root")
+            .arg(&root)
+            .arg("--identity")
+            .arg(&key)
+            .args(extra);
+        run(c, None)
+    };
+    let out = unprivileged(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--no-chown") && err.contains("run as root"),
+        "{err}"
+    );
+    assert!(!root.exists(), "nothing written");
+
+    let out = unprivileged(&["--no-chown"]);
+    ok(out, "install --no-chown");
+    let m = std::fs::metadata(root.join("run/secrets/drone/rpc_secret")).unwrap();
+    let uid = if me().0 == 0 { 65534 } else { me().0 };
+    assert_eq!((m.uid(), m.mode() & 0o7777), (uid, 0o400));
+}
