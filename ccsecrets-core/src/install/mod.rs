@@ -316,6 +316,12 @@ pub fn install_set(set: &SecretSet, opts: &InstallOptions) -> Result<Report, Ins
     }
 
     let root = &opts.root;
+    // Named before anything is written, so a chain that does not parse installs nothing.
+    let swarm = if opts.swarm {
+        swarm_secrets(set, root)?
+    } else {
+        Vec::new()
+    };
     let run_dir = root.join("run");
     let gens = root.join(GENERATIONS_DIR);
     let live = root.join(LIVE_LINK);
@@ -343,6 +349,7 @@ pub fn install_set(set: &SecretSet, opts: &InstallOptions) -> Result<Report, Ins
         fs::DirBuilder::new()
             .mode(0o751)
             .create(&tmp)
+            .and_then(|()| fs::set_permissions(&tmp, fs::Permissions::from_mode(0o751)))
             .map_err(io_at(&tmp))?;
         if let Err(e) = write_generation(&tmp, &plan, opts.chown) {
             wipe_dir(&tmp);
@@ -393,11 +400,6 @@ pub fn install_set(set: &SecretSet, opts: &InstallOptions) -> Result<Report, Ins
     // 6. Prune.
     let pruned = prune(&gens, generation, opts.keep_generations);
 
-    let swarm = if opts.swarm {
-        swarm_secrets(set, root)?
-    } else {
-        Vec::new()
-    };
     Ok(Report {
         generation,
         changed: !unchanged,
@@ -605,8 +607,19 @@ fn collect_files(dir: &Path, rel: &Path, out: &mut BTreeSet<PathBuf>) -> bool {
 fn write_generation(dir: &Path, plan: &[Planned<'_>], chown: bool) -> Result<(), InstallError> {
     for p in plan {
         let f = dir.join(&p.key);
-        if let Some(parent) = f.parent() {
-            mkdir_all(parent, 0o751)?;
+        // Every directory inside the generation is 0751 whatever the umask, so each owner
+        // can reach its own file.
+        let mut sub = dir.to_path_buf();
+        for part in Path::new(&p.key)
+            .parent()
+            .into_iter()
+            .flat_map(Path::components)
+        {
+            sub.push(part);
+            if !sub.is_dir() {
+                fs::create_dir(&sub).map_err(io_at(&sub))?;
+            }
+            fs::set_permissions(&sub, fs::Permissions::from_mode(0o751)).map_err(io_at(&sub))?;
         }
         let mut file = OpenOptions::new()
             .write(true)

@@ -154,3 +154,22 @@ fn a_directory_in_the_way_installs_nothing() {
     assert!(matches!(e, InstallError::Conflict { .. }), "{e}");
     assert!(!root.path().join("run").exists());
 }
+
+#[test]
+fn swarm_with_an_unparsable_chain_installs_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let mut opts = InstallOptions::new(root.path());
+    opts.swarm = true;
+    let e = install_set(&set("x"), &opts).unwrap_err();
+    assert!(e.to_string().contains("swarm"), "{e}");
+    assert!(!root.path().join("run").exists());
+}
+
+#[test]
+fn generation_directories_are_0751() {
+    let root = tempfile::tempdir().unwrap();
+    install_set(&set("x"), &InstallOptions::new(root.path())).unwrap();
+    let g = root.path().join("run/secrets.d/1");
+    assert_eq!(mode(&g), 0o751);
+    assert_eq!(mode(&g.join("drone")), 0o751);
+}
