@@ -17,7 +17,9 @@
 //! - **Idempotent.** When the live generation already holds exactly the wanted files
 //!   (content, mode, owner, group, no others), no generation is made.
 //! - **Pruning.** Generations older than the newest `keep_generations` are wiped and removed
-//!   (sops-nix's `keepGenerations`, default 1; 0 keeps all).
+//!   (sops-nix's `keepGenerations`, default 1; 0 keeps all), and so is any `.new-*`
+//!   directory an interrupted install left behind. Installs into one root are not meant to
+//!   run concurrently; if they do, a clash makes one of them fail and install nothing.
 //! - **Custom paths** (the certificate path) are symlinks to `/run/secrets/<key>`, made
 //!   *relative*, so the tree is valid both where it was written and when `ROOT` is `/`. They
 //!   point through the stable `run/secrets` link, so a switch updates them too.
@@ -342,7 +344,7 @@ pub fn install_set(set: &SecretSet, opts: &InstallOptions) -> Result<Report, Ins
     let mut generation = current.unwrap_or(0);
     let mut new_dir = None;
     if !unchanged {
-        generation = next_generation(&gens, current)?;
+        generation = next_generation(&gens, current);
         mkdir_all(&run_dir, 0o755)?;
         mkdir_all(&gens, 0o751)?;
         let tmp = hidden_sibling(&gens, ".new")?;
@@ -355,11 +357,9 @@ pub fn install_set(set: &SecretSet, opts: &InstallOptions) -> Result<Report, Ins
             wipe_dir(&tmp);
             return Err(e);
         }
+        // `generation` is above every existing number, so `dest` is new; if another install
+        // made it meanwhile the rename fails and this one installs nothing.
         let dest = gens.join(generation.to_string());
-        if fs::symlink_metadata(&dest).is_ok() {
-            // Left over from an interrupted run; never the live one (checked above).
-            wipe_dir(&dest);
-        }
         if let Err(e) = fs::rename(&tmp, &dest) {
             wipe_dir(&tmp);
             return Err(io_at(&dest)(e));
@@ -533,12 +533,13 @@ fn live_generation(live: &Path) -> Result<Option<u64>, InstallError> {
 }
 
 /// The next free number above the live one and every existing generation.
-fn next_generation(gens: &Path, current: Option<u64>) -> Result<u64, InstallError> {
-    let mut max = current.unwrap_or(0);
-    for n in list_generations(gens) {
-        max = max.max(n);
-    }
-    Ok(max + 1)
+fn next_generation(gens: &Path, current: Option<u64>) -> u64 {
+    list_generations(gens)
+        .into_iter()
+        .chain(current)
+        .max()
+        .unwrap_or(0)
+        + 1
 }
 
 fn list_generations(gens: &Path) -> Vec<u64> {
@@ -690,8 +691,14 @@ fn replace_with_symlink(at: &Path, target: &Path) -> Result<(), InstallError> {
     Ok(())
 }
 
-/// Removes (wiping files first) every generation older than the newest `keep`, never `live`.
+/// Removes (wiping files first) every generation older than the newest `keep`, never `live`,
+/// and any `.new-*` directory an interrupted install left behind (it may hold plaintext).
 fn prune(gens: &Path, live: u64, keep: usize) -> Vec<u64> {
+    for e in fs::read_dir(gens).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with(".new-") {
+            wipe_dir(&e.path());
+        }
+    }
     if keep == 0 {
         return Vec::new();
     }

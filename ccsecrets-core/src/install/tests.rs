@@ -173,3 +173,18 @@ fn generation_directories_are_0751() {
     assert_eq!(mode(&g), 0o751);
     assert_eq!(mode(&g.join("drone")), 0o751);
 }
+
+#[test]
+fn leftovers_of_an_interrupted_install_are_wiped() {
+    let root = tempfile::tempdir().unwrap();
+    let opts = InstallOptions::new(root.path());
+    install_set(&set("a"), &opts).unwrap();
+    let stale = root.path().join("run/secrets.d/.new-0123456789ab");
+    fs::create_dir_all(stale.join("drone")).unwrap();
+    fs::write(stale.join("drone/rpc_secret"), b"plaintext").unwrap();
+    // Even a run that changes nothing cleans up.
+    let r = install_set(&set("a"), &opts).unwrap();
+    assert!(!r.changed);
+    assert!(!stale.exists());
+    assert_eq!(list_generations(&root.path().join(GENERATIONS_DIR)), [1]);
+}
