@@ -42,7 +42,7 @@ use std::path::{Component, Path, PathBuf};
 use zeroize::Zeroizing;
 
 use crate::fsutil::wipe_dir;
-use crate::instance::secrets::{sops_nix_key, RUN_SECRETS_DIR};
+use crate::instance::secrets::RUN_SECRETS_DIR;
 use crate::instance::{Instance, SecretSet, SecretSetError};
 use crate::keys::Identity;
 use crate::sops::document::{DecryptError, DecryptOptions, EncryptedFile};
@@ -248,11 +248,25 @@ pub fn install_set(set: &SecretSet, opts: &InstallOptions) -> Result<Report, Ins
     let mut link_paths = BTreeSet::new();
     for s in set.secrets() {
         let t = &s.target;
-        let key = sops_nix_key(&s.name);
         let target_err = |message: String| InstallError::Target {
             secret: s.name.clone(),
             message,
         };
+        // The file's name inside the generation: the sops-nix key, as sops-nix names it. A
+        // list item is fine here (only sops-nix's lookup cannot reach it); an ambiguous
+        // `extra` name is not.
+        let key = match crate::nix::secret_key(&s.name) {
+            Ok(k) | Err(crate::nix::NixError::ListItem { key: k, .. }) => k,
+            Err(e) => return Err(target_err(e.to_string())),
+        };
+        let key_ok = Path::new(&key)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)));
+        if key.is_empty() || !key_ok {
+            return Err(target_err(format!(
+                "key `{key}` is not a plain relative file name"
+            )));
+        }
         check_host_path(&t.path).map_err(&target_err)?;
         let uid = accounts.uid(&t.owner).map_err(&target_err)?;
         let gid = accounts.gid(&t.group).map_err(&target_err)?;

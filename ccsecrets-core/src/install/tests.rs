@@ -188,3 +188,37 @@ fn leftovers_of_an_interrupted_install_are_wiped() {
     assert!(!stale.exists());
     assert_eq!(list_generations(&root.path().join(GENERATIONS_DIR)), [1]);
 }
+
+#[test]
+fn a_key_that_climbs_out_of_the_generation_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let Value::Map(mut m) = map(&[
+        (
+            "tls",
+            map(&[("fullchain", s("chain")), ("privkey", s("key"))]),
+        ),
+        (
+            "drone",
+            map(&[
+                ("oauth_client_id", s("id")),
+                ("oauth_client_secret", s("secret")),
+                ("rpc_secret", s("rpc")),
+            ]),
+        ),
+        ("webhook", map(&[("hmac", s("hmac"))])),
+    ]) else {
+        unreachable!()
+    };
+    m.push("extra", map(&[("../../../escaped", s("x"))]));
+    let mut set = SecretSet::from_map(&m).unwrap();
+    // Even with a custom path, the file inside the generation would escape it.
+    for sec in set.secrets_mut() {
+        if sec.name.starts_with("extra.") {
+            sec.target.path = "/srv/ok".into();
+        }
+    }
+    let e = install_set(&set, &InstallOptions::new(root.path())).unwrap_err();
+    assert!(e.to_string().contains("must not contain"), "{e}");
+    assert!(!root.path().join("run").exists());
+    assert!(!root.path().parent().unwrap().join("escaped").exists());
+}
