@@ -71,4 +71,8 @@ pub enum Command {
     Keygen(crate::commands::keygen::Args),
     /// Check an instance's secrets against the instance model (exit 1 on any error).
     Validate(crate::commands::validate::Args),
+    /// Print an instance's sops-nix declarations as Nix, or write the committed glue (--write).
+    Nix(crate::commands::nix::Args),
+    /// Decrypt an instance's secrets and install them under ROOT as sops-nix would.
+    Install(crate::commands::install::Args),
 }

@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 
-const SUBCOMMANDS: [&str; 17] = [
+const SUBCOMMANDS: [&str; 19] = [
     "encrypt",
     "decrypt",
     "filestatus",
@@ -19,6 +19,8 @@ const SUBCOMMANDS: [&str; 17] = [
     "ssh-to-age",
     "keygen",
     "validate",
+    "nix",
+    "install",
     "help",
     "completion",
     "version",

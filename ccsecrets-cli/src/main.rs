@@ -38,6 +38,8 @@ fn run(cli: Cli, env: &env::Env) -> Result<(), CliError> {
         Command::SshToAge(args) => commands::ssh_to_age::run(args),
         Command::Keygen(args) => commands::keygen::run(args),
         Command::Validate(args) => commands::validate::run(args, env),
+        Command::Nix(args) => commands::nix::run(args),
+        Command::Install(args) => commands::install::run(args, env),
     }
 }
 

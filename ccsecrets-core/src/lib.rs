@@ -13,6 +13,10 @@
 //!   [`instance::SecretSet::from_map`], [`instance::validate`];
 //! - check, commit and scan the git repo: [`git::Repo`] (clean check, compare-and-swap commit,
 //!   history/index/work-tree walks for the leak check).
+//! - render the sops-nix declarations of an instance, or compare committed glue with its
+//!   secrets file: [`nix::Declarations`], [`nix::glue_findings`];
+//! - install an instance's secrets on a host (generations, modes, atomic switch):
+//!   [`install::install`].
 //!
 //! The core never reads the environment, `$HOME` or the terminal: callers pass identities,
 //! recipients and paths in.
@@ -35,6 +39,8 @@
 
 pub mod fsutil;
 pub mod git;
+pub mod install;
 pub mod instance;
 pub mod keys;
+pub mod nix;
 pub mod sops;
