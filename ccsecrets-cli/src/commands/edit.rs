@@ -61,6 +61,38 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
         )
     };
 
+    // A new file needs its creation rule: find it before anyone types secrets into the
+    // editor (as sops, which refuses before starting the editor).
+    let new_file_options = if exists {
+        None
+    } else {
+        let config = load_config(global)?
+            .filter(|c| c.has_rules())
+            .ok_or_else(|| {
+                CliError::new(
+                    code::GENERIC,
+                    format!(
+                        "{}: no .sops.yaml creation rule to create it with",
+                        args.file.display()
+                    ),
+                )
+                .hint("add a creation rule for this path to .sops.yaml, or run ccsecrets inside the repository")
+            })?;
+        let rule = config
+            .rule_for(&args.file)
+            .map_err(|e| CliError::rules(&e))?;
+        if rule.key_groups.iter().flatten().any(|r| r.is_ssh()) {
+            output::warn(super::SSH_STANZA_WARNING);
+        }
+        Some(EncryptOptions {
+            key_groups: rule.key_groups.clone(),
+            shamir_threshold: rule.shamir_threshold,
+            selector: rule.selector.clone(),
+            mac_only_encrypted: rule.mac_only_encrypted,
+            binary: format == Format::Binary,
+        })
+    };
+
     let dir = PrivateDir::create_in(&env.private_dir_bases()).map_err(|e| {
         CliError::new(
             code::COULD_NOT_WRITE_OUTPUT,
@@ -82,28 +114,10 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
                 .map_err(|e| CliError::encrypt(&name, &e))?
         }
         None => {
-            let config = load_config(global)?
-                .filter(|c| c.has_rules())
-                .ok_or_else(|| {
-                    CliError::new(
-                        code::GENERIC,
-                        format!(
-                            "{}: no .sops.yaml creation rule to create it with",
-                            name.display()
-                        ),
-                    )
-                })?;
-            let rule = config
-                .rule_for(&args.file)
-                .map_err(|e| CliError::rules(&e))?;
-            let options = EncryptOptions {
-                key_groups: rule.key_groups.clone(),
-                shamir_threshold: rule.shamir_threshold,
-                selector: rule.selector.clone(),
-                mac_only_encrypted: rule.mac_only_encrypted,
-                binary: format == Format::Binary,
-            };
-            encrypt(branches, &options).map_err(|e| CliError::encrypt(&name, &e))?
+            let options = new_file_options
+                .as_ref()
+                .expect("a new file has its creation rule");
+            encrypt(branches, options).map_err(|e| CliError::encrypt(&name, &e))?
         }
     };
     let bytes = emit_encrypted(&encrypted, format, &name, global)?;
