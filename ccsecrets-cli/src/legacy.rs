@@ -47,11 +47,10 @@ pub fn translate(args: Vec<OsString>) -> Vec<OsString> {
         let a = strs[i].as_str();
         if GLOBAL_WITH_VALUE.contains(&a) {
             i += 2;
-        } else if GLOBAL_SWITCHES.contains(&a) {
-            i += 1;
-        } else if GLOBAL_WITH_VALUE
-            .iter()
-            .any(|g| a.starts_with(&format!("{g}=")))
+        } else if GLOBAL_SWITCHES.contains(&a)
+            || GLOBAL_WITH_VALUE
+                .iter()
+                .any(|g| a.starts_with(&format!("{g}=")))
         {
             i += 1;
         } else {
