@@ -3,6 +3,7 @@
 //! the new value and only that value's line, `mac` and `lastmodified` differ; a parse error
 //! re-opens the editor; a new file is created from the `.sops.yaml` rule (and refused before
 //! the editor starts when no rule matches); SIGTERM/SIGINT remove the scratch directory.
+//! `set`/`unset` on the same YAML files change only their own line, `mac` and `lastmodified`.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -347,4 +348,50 @@ fn sigterm_and_sigint_remove_the_scratch_directory_and_change_nothing() {
             "SIG{signal} changed the file"
         );
     }
+}
+
+#[test]
+fn set_and_unset_on_yaml_touch_only_their_lines() {
+    let sb = Sandbox::new();
+    yaml_rule(&sb);
+    let f = sops_file(&sb, "s.yaml");
+    let before = std::fs::read_to_string(&f).unwrap();
+    std::thread::sleep(Duration::from_millis(1100)); // lastmodified has seconds
+    let mut cmd = sb.ccsecrets();
+    cmd.env("SOPS_AGE_KEY_FILE", fixture("keys/key1.txt"))
+        .args(["set", "s.yaml", r#"["db"]["user"]"#, r#""app2""#]);
+    ok(run(cmd, None), "set");
+    let after = std::fs::read_to_string(&f).unwrap();
+    assert_eq!(
+        changed_keys(&before, &after),
+        ["lastmodified", "mac", "user"]
+    );
+    let plain = sops_decrypt(&sb, &f);
+    assert!(
+        plain.contains("user: app2") && plain.contains(SECRET),
+        "{plain}"
+    );
+
+    // unset: that line goes, every other ciphertext stays.
+    let mut cmd = sb.ccsecrets();
+    cmd.env("SOPS_AGE_KEY_FILE", fixture("keys/key1.txt"))
+        .args(["unset", "s.yaml", r#"["db"]["port"]"#]);
+    ok(run(cmd, None), "unset");
+    let unset = std::fs::read_to_string(&f).unwrap();
+    let kept: Vec<&str> = after
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("port:"))
+        .filter(|l| {
+            !l.trim_start().starts_with("mac:") && !l.trim_start().starts_with("lastmodified:")
+        })
+        .collect();
+    let now: Vec<&str> = unset
+        .lines()
+        .filter(|l| {
+            !l.trim_start().starts_with("mac:") && !l.trim_start().starts_with("lastmodified:")
+        })
+        .collect();
+    assert_eq!(now, kept, "unset changed other lines");
+    let plain = sops_decrypt(&sb, &f);
+    assert!(!plain.contains("port:"), "{plain}");
 }

@@ -479,3 +479,37 @@ fn groups_add_and_delete_agree_with_sops() {
     assert!(text.contains(SECRET));
     assert_eq!(sops_decrypt(&sb, &ours, &pair12).status.code(), Some(128));
 }
+
+/// A rule that adds an SSH recipient: sops opens the result with the SSH key, and the
+/// sops-nix warning is shown.
+#[test]
+fn updatekeys_to_an_ssh_recipient_warns_and_sops_opens_it() {
+    let sb = Sandbox::new();
+    rule_for(&sb, &[1]);
+    let f = sops_file(&sb, "s.yaml");
+    let ssh = std::fs::read_to_string(fixture("keys/ssh_ed25519.pub"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    std::fs::write(
+        sb.work().join(".sops.yaml"),
+        format!(
+            "creation_rules:\n    - age:\n          - {}\n          - {ssh}\n",
+            recipient(1)
+        ),
+    )
+    .unwrap();
+    let out = updatekeys(&sb, &key(1), &["-y", "s.yaml"], None);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("sops-nix") && err.contains("ssh-to-age"),
+        "{err}"
+    );
+    let mut cmd = sb.sops();
+    cmd.env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", fixture("keys/ssh_ed25519"))
+        .arg("decrypt")
+        .arg(&f);
+    let text = String::from_utf8(ok(run(cmd, None), "sops decrypt with the SSH key")).unwrap();
+    assert!(text.contains(SECRET));
+}
