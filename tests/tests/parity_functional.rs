@@ -513,3 +513,14 @@ fn unset_and_filestatus_agree() {
     assert!(!s.status.success(), "unsetting a missing key fails in both");
     twin.both_ok(&["unset", "--idempotent", "u.yaml", r#"["b"]["c"]"#]);
 }
+
+/// Values sops takes that look like flags: a negative number is a value.
+#[test]
+fn set_negative_numbers() {
+    let twin = Twin::new(&[("n.yaml", b"a: 1\nb: 2\n")]);
+    twin.both_ok(&["encrypt", "-i", "n.yaml"]);
+    twin.both_ok(&["set", "n.yaml", r#"["a"]"#, "-5"]);
+    twin.both_ok(&["set", "n.yaml", r#"["b"]"#, "-0.25"]);
+    let plain = twin.sops_decrypts_both_the_same("n.yaml");
+    assert_eq!(text(&plain), "a: -5\nb: -0.25\n");
+}
