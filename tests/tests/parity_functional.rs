@@ -524,3 +524,24 @@ fn set_negative_numbers() {
     let plain = twin.sops_decrypts_both_the_same("n.yaml");
     assert_eq!(text(&plain), "a: -5\nb: -0.25\n");
 }
+
+/// exec-env with every kind of scalar (YAML and JSON): the child sees what it sees in sops
+/// (floats in Go's form, timestamps, `<nil>` for null, multi-line strings).
+#[test]
+fn exec_env_value_types_match_sops() {
+    let twin = Twin::new(&[
+        (
+            "types.yaml",
+            b"K_INT: 5\nK_FLOAT: 1.5\nK_FLOAT1: 1.0\nK_BIG: 1e20\nK_BOOL: true\nK_NULL: null\nK_EMPTY: \"\"\nK_DATE: 2001-12-14\nK_TS: 2001-12-14T21:59:43.10-05:00\nK_MULTI: |\n    a\n    b\nK_UNI: \"\xc3\xa9\"\nK_HEX: 0x1F\nK_YES: yes\nK_TILDE: ~\nK_INF: .inf\nK_NEG: -0.0\n",
+        ),
+        (
+            "types.json",
+            br#"{"K_A": 1, "K_B": 2.5, "K_C": 1e21, "K_D": 12345678901234567890, "K_E": false, "K_F": null, "K_G": "s"}"#,
+        ),
+    ]);
+    for file in ["types.yaml", "types.json"] {
+        twin.both_ok(&["encrypt", "-i", file]);
+        let out = twin.same_stdout(&["exec-env", file, "env | grep '^K_' | sort"]);
+        assert!(text(&out).contains("=<nil>\n"), "{}", text(&out));
+    }
+}
