@@ -545,3 +545,29 @@ fn exec_env_value_types_match_sops() {
         assert!(text(&out).contains("=<nil>\n"), "{}", text(&out));
     }
 }
+
+/// `rotate --rm-age` of a group's only key: refused by both (sops: "empty key group
+/// provided"), the file unchanged; `rotate` itself and `--add-age` agree.
+#[test]
+fn rotate_with_key_groups_like_sops() {
+    let twin = Twin::new(&[("test_roundtrip_keygroups.yaml", b"a: secret\nb: 2\n")]);
+    let f = "test_roundtrip_keygroups.yaml";
+    twin.both_ok(&["encrypt", "-i", f]);
+    let before: Vec<String> = TOOLS.iter().map(|&t| twin.read(t, f)).collect();
+    let r2 = recipient(2);
+    let (s, c) = twin.both(&["rotate", "-i", "--rm-age", &r2, f]);
+    assert_eq!(s.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&c.stderr).contains("key group 2"));
+    let after: Vec<String> = TOOLS.iter().map(|&t| twin.read(t, f)).collect();
+    assert_eq!(after, before, "a refused rotation changed a file");
+    let r3 = recipient(3);
+    twin.both_ok(&["rotate", "-i", "--add-age", &r3, f]);
+    for tool in TOOLS {
+        assert_eq!(
+            twin.read(tool, f).matches("recipient:").count(),
+            3,
+            "{tool:?}"
+        );
+    }
+    twin.sops_decrypts_both_the_same(f);
+}
