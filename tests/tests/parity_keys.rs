@@ -372,3 +372,68 @@ fn creation_rule_with_an_ssh_recipient_warns() {
     );
     assert_eq!(ok(out, "sops decrypt with key1"), b"a: secret-a\n");
 }
+
+fn ssh_keygen_bin() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("ssh-keygen"))
+        .find(|p| p.is_file())
+        .expect("ssh-keygen is required (openssh-client; scripts/install-oracles.sh)")
+}
+
+/// RSA keys in the other private-key formats sops reads (`ssh-keygen -m PEM`: PKCS#1,
+/// `-m PKCS8`), made here by the real ssh-keygen: both directions with sops.
+#[test]
+fn rsa_keys_in_pkcs1_and_pkcs8_form_work_both_ways() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.work().join("p.yaml"), "a: rsa-format-secret\n").unwrap();
+    for format in ["PEM", "PKCS8"] {
+        let key = sb.work().join(format!("id_{format}"));
+        let mut cmd = sb.command(&ssh_keygen_bin());
+        cmd.args(["-q", "-t", "rsa", "-b", "2048", "-m", format, "-N", ""])
+            .args(["-C", "ccsecrets-test-key"])
+            .arg("-f")
+            .arg(&key);
+        ok(run(cmd, None), "ssh-keygen");
+        let head = std::fs::read_to_string(&key).unwrap();
+        let want = if format == "PEM" {
+            "-----BEGIN RSA PRIVATE KEY-----"
+        } else {
+            "-----BEGIN PRIVATE KEY-----"
+        };
+        assert!(
+            head.starts_with(want),
+            "{format}: ssh-keygen wrote another format"
+        );
+        let public = std::fs::read_to_string(sb.work().join(format!("id_{format}.pub")))
+            .unwrap()
+            .trim()
+            .to_owned();
+
+        let theirs = sb.work().join(format!("theirs-{format}.yaml"));
+        let mut cmd = sb.sops();
+        cmd.args(["encrypt", "--age", &public, "--output"])
+            .arg(&theirs)
+            .arg("p.yaml");
+        ok(run(cmd, None), "sops encrypt");
+        let out = decrypt_with(
+            sb.ccsecrets(),
+            "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
+            &key,
+            &theirs,
+        );
+        assert_eq!(
+            ok(out, &format!("ccsecrets decrypt with a {format} key")),
+            b"a: rsa-format-secret\n"
+        );
+
+        let ours = sb.work().join(format!("ours-{format}.yaml"));
+        let mut cmd = sb.ccsecrets();
+        cmd.args(["encrypt", "--age", &public, "--output"])
+            .arg(&ours)
+            .arg("p.yaml");
+        ok(run(cmd, None), "ccsecrets encrypt");
+        let out = decrypt_with(sb.sops(), "SOPS_AGE_SSH_PRIVATE_KEY_FILE", &key, &ours);
+        assert_eq!(ok(out, "sops decrypt"), b"a: rsa-format-secret\n");
+    }
+}
