@@ -571,3 +571,39 @@ fn rotate_with_key_groups_like_sops() {
     }
     twin.sops_decrypts_both_the_same(f);
 }
+
+/// A `.sops.yaml` commented the way people write them: comments before and between the
+/// rules, inside `key_groups`, inside an `age` list. Both tools pick the same rule, groups and
+/// recipients.
+#[test]
+fn commented_sops_yaml_is_read_like_sops() {
+    let twin = Twin::new(&[("groups.yaml", b"a: 1\n"), ("plain.yaml", b"a: 1\n")]);
+    let config = format!(
+        "# Who can decrypt what.\ncreation_rules:\n    # Two groups, both needed.\n    - path_regex: groups\\.yaml$\n      key_groups:\n          # the first group\n          - age:\n                # key1\n                - {k1}\n          # the second group\n          - age:\n                - {k2}\n    # Everything else: key1 and key3.\n    - age:\n          # key1\n          - {k1}\n          - {k3}\n# end\n",
+        k1 = recipient(1),
+        k2 = recipient(2),
+        k3 = recipient(3)
+    );
+    for tool in TOOLS {
+        std::fs::write(twin.dir(tool).join(".sops.yaml"), &config).unwrap();
+    }
+    for f in ["groups.yaml", "plain.yaml"] {
+        twin.both_ok(&["encrypt", "-i", f]);
+        let recipients = |tool: Tool| -> Vec<String> {
+            twin.read(tool, f)
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("- recipient: ").map(str::to_owned))
+                .collect()
+        };
+        assert_eq!(recipients(Tool::Ccsecrets), recipients(Tool::Sops), "{f}");
+        let groups = |tool: Tool| twin.read(tool, f).matches("key_groups:").count();
+        assert_eq!(groups(Tool::Ccsecrets), groups(Tool::Sops), "{f}");
+        twin.cross_decrypt(f);
+    }
+    assert_eq!(
+        twin.read(Tool::Sops, "plain.yaml")
+            .matches("recipient:")
+            .count(),
+        2
+    );
+}
