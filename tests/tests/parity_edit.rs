@@ -261,6 +261,28 @@ fn a_new_file_is_created_from_the_creation_rule() {
     );
     assert!(!ran.exists());
 
+    // A matching rule without keys: refused before the editor runs too.
+    std::fs::write(
+        sb.work().join(".sops.yaml"),
+        "creation_rules:\n    - path_regex: nokeys\\.yaml$\n      encrypted_regex: ^x$\n",
+    )
+    .unwrap();
+    let out = edit(&sb, &ed, "nokeys.yaml", None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        !ran.exists(),
+        "the editor ran although the rule has no keys"
+    );
+    assert!(!sb.work().join("nokeys.yaml").exists());
+    std::fs::write(
+        sb.work().join(".sops.yaml"),
+        format!(
+            "creation_rules:\n    - path_regex: secrets/.*\\.yaml$\n      age: {}\n",
+            recipient(1)
+        ),
+    )
+    .unwrap();
+
     // Saving the template unchanged creates nothing (exit 200, as sops).
     let out = edit(&sb, Path::new("/bin/true"), "secrets/other.yaml", None);
     assert_eq!(out.status.code(), Some(200));

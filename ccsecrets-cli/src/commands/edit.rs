@@ -81,6 +81,15 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
         let rule = config
             .rule_for(&args.file)
             .map_err(|e| CliError::rules(&e))?;
+        if rule.key_groups.iter().all(|g| g.is_empty()) {
+            return Err(CliError::new(
+                code::GENERIC,
+                format!(
+                    "{}: the matching .sops.yaml creation rule names no age recipients",
+                    args.file.display()
+                ),
+            ));
+        }
         if rule.key_groups.iter().flatten().any(|r| r.is_ssh()) {
             output::warn(super::SSH_STANZA_WARNING);
         }
