@@ -437,3 +437,42 @@ fn rsa_keys_in_pkcs1_and_pkcs8_form_work_both_ways() {
         assert_eq!(ok(out, "sops decrypt"), b"a: rsa-format-secret\n");
     }
 }
+
+/// `rotate --add-age` and `groups add` with an SSH recipient warn too, and sops opens the
+/// result with the SSH key.
+#[test]
+fn rotate_and_groups_add_to_an_ssh_recipient_warn() {
+    let sb = Sandbox::new();
+    let public = ssh_public("ssh_ed25519");
+    for (n, args) in [
+        (1, vec!["rotate", "-i", "--add-age", public.as_str()]),
+        (
+            2,
+            vec!["groups", "add", "-i", "--age", public.as_str(), "-f"],
+        ),
+    ] {
+        let f = sb.work().join(format!("f{n}.yaml"));
+        std::fs::copy(fixture("sops/app.enc.yaml"), &f).unwrap();
+        let mut cmd = sb.ccsecrets();
+        cmd.env("SOPS_AGE_KEY_FILE", fixture("keys/key1.txt"))
+            .args(&args)
+            .arg(&f);
+        let out = run(cmd, None);
+        let err = stderr(&out);
+        ok(out, args[0]);
+        assert!(err.contains("sops-nix"), "{}: {err}", args[0]);
+        if n == 1 {
+            // One group: the SSH key alone opens it.
+            let out = decrypt_with(
+                sb.sops(),
+                "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
+                &ssh_key("ssh_ed25519"),
+                &f,
+            );
+            assert_eq!(
+                ok(out, "sops decrypt with the SSH key"),
+                std::fs::read(fixture("sops/app.dec.yaml")).unwrap()
+            );
+        }
+    }
+}

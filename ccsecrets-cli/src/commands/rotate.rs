@@ -50,6 +50,9 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
     if groups.is_empty() {
         groups.push(Vec::new());
     }
+    if add.iter().any(|r| r.is_ssh()) {
+        crate::output::warn(super::SSH_STANZA_WARNING);
+    }
     for r in add {
         if !groups[0].contains(&r) {
             groups[0].push(r);
