@@ -106,9 +106,16 @@ impl CliError {
             }
             DecryptError::Metadata(m) => CliError::new(code::GENERIC, format!("{name}: {m}")),
             DecryptError::NoIdentity { recipients, tried, groups } => {
+                // With key groups, some identities may have matched: say how far it got.
+                let why = match groups {
+                    Some((opened, needed)) if *opened > 0 => format!(
+                        "only {opened} of the {needed} key groups needed could be opened"
+                    ),
+                    _ => e.to_string(),
+                };
                 let mut err = CliError::new(
                     code::COULD_NOT_RETRIEVE_KEY,
-                    format!("{name}: could not decrypt the data key: {e}"),
+                    format!("{name}: could not decrypt the data key: {why}"),
                 );
                 if let Some((opened, needed)) = groups {
                     err = err.detail(format!("key groups opened: {opened}, needed: {needed}"));
