@@ -514,3 +514,19 @@ fn updatekeys_to_an_ssh_recipient_warns_and_sops_opens_it() {
     let text = String::from_utf8(ok(run(cmd, None), "sops decrypt with the SSH key")).unwrap();
     assert!(text.contains(SECRET));
 }
+
+/// A file named twice (`a.yaml ./a.yaml`) is prepared and written once.
+#[test]
+fn the_same_file_named_twice_is_updated_once() {
+    let sb = Sandbox::new();
+    rule_for(&sb, &[1, 2]);
+    let f = sops_file(&sb, "a.yaml");
+    rule_for(&sb, &[1]);
+    let out = updatekeys(&sb, &key(1), &["-y", "a.yaml", "./a.yaml", "a.yaml"], None);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(err.matches("updated").count(), 1, "{err}");
+    assert_eq!(err.matches("rotated").count(), 1, "{err}");
+    assert_eq!(sops_decrypt(&sb, &f, &key(2)).status.code(), Some(128));
+    ok(sops_decrypt(&sb, &f, &key(1)), "sops decrypt key1");
+}
