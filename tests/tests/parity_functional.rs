@@ -607,3 +607,22 @@ fn commented_sops_yaml_is_read_like_sops() {
         2
     );
 }
+
+/// `--indent N` (global, legacy form) prints YAML and JSON exactly as sops does, 0 to 9.
+#[test]
+fn indent_flag_matches_sops() {
+    let twin = Twin::new(&[
+        (
+            "i.yaml",
+            b"a:\n    b:\n        - 1\n        - c: d\n# note\ne: f\n",
+        ),
+        ("i.json", br#"{"a": {"b": [1, {"c": "d"}]}, "e": "f"}"#),
+    ]);
+    for f in ["i.yaml", "i.json"] {
+        twin.both_ok(&["encrypt", "-i", f]);
+        for n in 0..=9 {
+            let n = n.to_string();
+            twin.same_stdout(&["--indent", &n, "-d", f]);
+        }
+    }
+}
