@@ -417,3 +417,34 @@ fn set_and_unset_on_yaml_touch_only_their_lines() {
     let plain = sops_decrypt(&sb, &f);
     assert!(!plain.contains("port:"), "{plain}");
 }
+
+/// `edit --ignore-mac` (also in the legacy form `--ignore-mac FILE`) repairs a file whose MAC
+/// is gone: the saved file has a valid MAC again, which sops verifies.
+#[test]
+fn ignore_mac_edit_repairs_a_file() {
+    let sb = Sandbox::new();
+    yaml_rule(&sb);
+    let f = sops_file(&sb, "s.yaml");
+    let no_mac: String = std::fs::read_to_string(&f)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("mac:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&f, &no_mac).unwrap();
+    let ed = editor_script(&sb, "port.sh", "sed -i 's/port: 5432/port: 7000/' \"$1\"");
+    let out = edit(&sb, &ed, "s.yaml", None);
+    assert_eq!(out.status.code(), Some(51), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), no_mac);
+
+    let mut cmd = sb.ccsecrets();
+    cmd.env("SOPS_AGE_KEY_FILE", fixture("keys/key1.txt"))
+        .env("EDITOR", &ed)
+        .args(["--ignore-mac", "s.yaml"]);
+    ok(run(cmd, None), "legacy --ignore-mac FILE");
+    let plain = sops_decrypt(&sb, &f);
+    assert!(
+        plain.contains("port: 7000") && plain.contains(SECRET),
+        "{plain}"
+    );
+}

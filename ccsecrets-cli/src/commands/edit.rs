@@ -10,7 +10,7 @@ use ccsecrets_core::sops::document::{encrypt, EncryptOptions};
 use ccsecrets_core::sops::store::{self, Format};
 use zeroize::Zeroizing;
 
-use super::{apply_indent, emit_encrypted, format_for, load_config, open_encrypted, Global};
+use super::{apply_indent, emit_encrypted, format_for, load_config, open_encrypted_with, Global};
 use crate::env::Env;
 use crate::error::{code, CliError};
 use crate::{cleanup, output};
@@ -27,6 +27,10 @@ pub struct Args {
     /// Format of the file (default: from the extension).
     #[arg(long, value_name = "TYPE")]
     pub input_type: Option<String>,
+    /// Do not verify the MAC when opening the file (to repair a damaged file; the saved file
+    /// gets a new, valid MAC).
+    #[arg(long)]
+    pub ignore_mac: bool,
 }
 
 const TEMPLATE_YAML: &str =
@@ -44,7 +48,8 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
 
     // What the editor starts from, and how to encrypt the result.
     let (start, mut opened, stamp) = if exists {
-        let opened = open_encrypted(&args.file, args.input_type.as_deref(), env)?;
+        let opened =
+            open_encrypted_with(&args.file, args.input_type.as_deref(), env, args.ignore_mac)?;
         let text = store::emit(format, &opened.plain.branches, &opts)
             .map_err(|e| CliError::store(&args.file, &e))?;
         let stamp = opened.input.stamp.clone();
