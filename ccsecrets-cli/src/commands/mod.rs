@@ -110,7 +110,8 @@ pub fn apply_indent(mut opts: StoreOptions, indent: Option<i64>) -> Result<Store
                 format!("invalid --indent {i}: use 0 to 9"),
             ));
         }
-        opts.yaml_indent = if i < 2 { 4 } else { i as usize };
+        // 0 means sops's default 4; 1 is passed on and yaml.v3 (and our emitter) make it 2.
+        opts.yaml_indent = if i == 0 { 4 } else { i as usize };
         opts.json_indent = Some(i as usize);
     }
     Ok(opts)
