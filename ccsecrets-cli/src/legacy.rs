@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 
-const SUBCOMMANDS: [&str; 17] = [
+const SUBCOMMANDS: [&str; 21] = [
     "encrypt",
     "decrypt",
     "filestatus",
@@ -19,6 +19,10 @@ const SUBCOMMANDS: [&str; 17] = [
     "ssh-to-age",
     "keygen",
     "validate",
+    "init",
+    "cert",
+    "recipients",
+    "rekey",
     "help",
     "completion",
     "version",

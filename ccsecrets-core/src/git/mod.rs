@@ -126,6 +126,16 @@ impl Repo {
         Ok(Repo { repo, workdir })
     }
 
+    /// Creates a new repository with a work tree in `dir` (created if missing; it must hold no
+    /// `.git` yet) on an unborn branch (`init.defaultBranch`, else `main`), and opens it.
+    pub fn init(dir: &Path) -> Result<Repo, OpenError> {
+        gix::init(dir).map_err(|source| OpenError::NotARepository {
+            path: dir.to_owned(),
+            source,
+        })?;
+        Repo::open(dir)
+    }
+
     /// The work tree root (canonical path).
     pub fn workdir(&self) -> &Path {
         &self.workdir
