@@ -35,7 +35,6 @@ pub struct ListArgs {
 }
 
 #[derive(clap::Args)]
-#[group(id = "who", required = true, multiple = false, args = ["host_key", "age"])]
 pub struct EditArgs {
     /// The instance repository.
     #[arg(long, value_name = "DIR", default_value = ".")]
@@ -45,7 +44,12 @@ pub struct EditArgs {
     #[arg(long, value_name = "PUB")]
     pub host_key: Option<String>,
     /// An age recipient (`age1…`).
-    #[arg(long, value_name = "R")]
+    #[arg(
+        long,
+        value_name = "R",
+        conflicts_with = "host_key",
+        required_unless_present = "host_key"
+    )]
     pub age: Option<String>,
     /// Keep the host key as an ssh-ed25519 recipient instead of converting it (sops-nix's
     /// converted identity cannot open such a stanza).
@@ -109,7 +113,7 @@ fn edit(args: EditArgs, add: bool) -> Result<(), CliError> {
             }
         }
         (None, Some(r)) => (r.trim().to_owned(), "age recipient".to_owned()),
-        (None, None) => unreachable!("clap requires one"),
+        (None, None) => unreachable!("clap requires --host-key or --age"),
     };
     if add {
         let label = args.label.unwrap_or(default_label);
