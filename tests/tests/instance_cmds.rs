@@ -662,3 +662,132 @@ fn rekey_is_all_or_nothing_when_the_third_file_fails() {
     assert!(stderr(&out).contains("secrets/zz.yaml"), "{}", stderr(&out));
     assert_eq!(snapshot(&sb, &inst), before, "no file and no ref changed");
 }
+
+/// The bootstrap-key rotation exactly as docs/secrets.md describes it.
+#[test]
+fn bootstrap_rotation_as_documented() {
+    let sb = sandbox();
+    let (inst, old, old_r) = init_instance(&sb, &[]);
+    let i = inst.to_str().unwrap();
+    let file = secrets(&inst);
+    let first_version = git(&sb, &inst, &["rev-parse", "HEAD"]).trim().to_owned();
+
+    // 1. The new key, outside any repository (ccsecrets keygen).
+    let new = sb.dir.path().join("keys/bootstrap-2027.txt");
+    ok(
+        ccs(&sb, None, &["keygen", "-o", new.to_str().unwrap()]),
+        "keygen",
+    );
+    let new_r = std::fs::read_to_string(&new)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(String::from))
+        .unwrap();
+    // 2. Add it and re-wrap with the old key.
+    ok(
+        ccs(
+            &sb,
+            None,
+            &[
+                "recipients",
+                "add",
+                "--instance",
+                i,
+                "--age",
+                &new_r,
+                "--label",
+                "bootstrap key 2027",
+            ],
+        ),
+        "add",
+    );
+    ok(
+        ccs(&sb, Some(&old), &["rekey", "--instance", i, "--commit"]),
+        "rekey (add)",
+    );
+    // 3. The new key alone opens every file (ccsecrets and the real sops).
+    ok(
+        ccs(&sb, Some(&new), &["decrypt", file.to_str().unwrap()]),
+        "decrypt with the new key",
+    );
+    ok(sops_decrypt(&sb, &new, &file), "sops with the new key");
+    // 4. Remove the old key; rotate the data keys with the new key.
+    ok(
+        ccs(
+            &sb,
+            None,
+            &["recipients", "remove", "--instance", i, "--age", &old_r],
+        ),
+        "remove",
+    );
+    ok(
+        ccs(&sb, Some(&new), &["rekey", "--instance", i, "--commit"]),
+        "rekey (remove)",
+    );
+    assert!(
+        !sops_decrypt(&sb, &old, &file).status.success(),
+        "old key locked out"
+    );
+    let policy = std::fs::read_to_string(inst.join(".sops.yaml")).unwrap();
+    assert!(
+        !policy.contains(&old_r) && policy.contains("# bootstrap key 2027"),
+        "{policy}"
+    );
+
+    // The warning holds: the first version, from history, still opens with the old key.
+    let old_version = sb.dir.path().join("old-version.yaml");
+    std::fs::write(
+        &old_version,
+        git(
+            &sb,
+            &inst,
+            &["show", &format!("{first_version}:secrets/secrets.yaml")],
+        ),
+    )
+    .unwrap();
+    ok(
+        sops_decrypt(&sb, &old, &old_version),
+        "history stays readable to the old key",
+    );
+    assert_eq!(
+        git(&sb, &inst, &["rev-list", "--count", "HEAD"]).trim(),
+        "3"
+    );
+}
+
+#[test]
+fn a_host_key_can_be_removed_by_its_ssh_form() {
+    let sb = sandbox();
+    let (host, _) = ssh_host_key(&sb, "host");
+    let pub_file = host.with_extension("pub");
+    let (inst, boot, _) = init_instance(&sb, &["--host-key", pub_file.to_str().unwrap()]);
+    let i = inst.to_str().unwrap();
+    let host_id = host_age_identity(&sb, &host);
+    ok(sops_decrypt(&sb, &host_id, &secrets(&inst)), "host opens");
+    ok(
+        ccs(
+            &sb,
+            None,
+            &[
+                "recipients",
+                "remove",
+                "--instance",
+                i,
+                "--host-key",
+                pub_file.to_str().unwrap(),
+            ],
+        ),
+        "remove --host-key",
+    );
+    ok(
+        ccs(&sb, Some(&boot), &["rekey", "--instance", i, "--commit"]),
+        "rekey",
+    );
+    assert!(!sops_decrypt(&sb, &host_id, &secrets(&inst))
+        .status
+        .success());
+    ok(
+        sops_decrypt(&sb, &boot, &secrets(&inst)),
+        "bootstrap still opens",
+    );
+}

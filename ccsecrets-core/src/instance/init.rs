@@ -453,3 +453,59 @@ pub fn rfc3339(secs: i64) -> String {
     // `YYYY-MM-DD HH:MM:SS UTC` → `YYYY-MM-DDTHH:MM:SSZ`
     format!("{}T{}Z", &s[..10], &s[11..19])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_nix_is_read_back_by_the_facts_parser() {
+        let facts = Facts::parse(&instance_nix("ci.example.org")).unwrap();
+        assert_eq!(facts.domain(), "ci.example.org");
+    }
+
+    #[test]
+    fn random_hex_has_the_length_and_alphabet() {
+        let a = random_hex(16).unwrap();
+        let b = random_hex(16).unwrap();
+        assert_eq!(a.len(), 32);
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
+        assert_ne!(*a, *b);
+        assert_eq!(random_hex(32).unwrap().len(), 64);
+    }
+
+    #[test]
+    fn initial_secrets_fit_the_model_with_exactly_the_placeholders() {
+        let doc = initial_secrets("ci.example.org").unwrap();
+        let set = super::super::SecretSet::from_map(&doc).unwrap();
+        let placeholders: Vec<&str> = set
+            .secrets()
+            .into_iter()
+            .filter(|s| s.value.is_placeholder())
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(placeholders, INIT_PLACEHOLDERS);
+        assert!(set.registry.is_empty());
+    }
+
+    #[test]
+    fn dates_and_key_summaries() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            ssh_key_summary("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIabcdefgh root@ci"),
+            "ssh-ed25519 …abcdefgh root@ci"
+        );
+    }
+
+    #[test]
+    fn a_key_path_under_a_dot_git_parent_is_inside_a_work_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("repo/.git")).unwrap();
+        let key = dir.path().join("repo/a/b/key.txt");
+        let err = check_key_destination(&key, &dir.path().join("inst")).unwrap_err();
+        assert!(matches!(err, InitError::KeyInWorkTree { .. }), "{err}");
+        check_key_destination(&dir.path().join("key.txt"), &dir.path().join("inst")).unwrap();
+    }
+}

@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::cert::{self, CertInfo};
 use super::validate::{Finding, Severity, DEFAULT_WARN_DAYS};
@@ -251,7 +251,8 @@ pub fn renew(
         Some(Value::Str(s)) => Zeroizing::new(s.clone()),
         _ => return Err(RenewError::Model("tls.privkey")),
     };
-    let current = if current_chain.starts_with(super::PLACEHOLDER_PREFIX) {
+    let placeholder = current_chain.starts_with(super::PLACEHOLDER_PREFIX);
+    let current = if placeholder {
         None
     } else {
         cert::inspect_chain(&current_chain)
@@ -275,11 +276,19 @@ pub fn renew(
     }
 
     // 4. Replace exactly the two values.
-    *tls.get_mut("fullchain").expect("checked") = Value::Str(req.fullchain.to_owned());
-    *tls.get_mut("privkey").expect("checked") = Value::Str(req.privkey.to_owned());
+    for (k, v) in [("fullchain", req.fullchain), ("privkey", req.privkey)] {
+        let slot = tls.get_mut(k).expect("checked above");
+        let mut old = std::mem::replace(slot, Value::Str(v.to_owned()));
+        old.zeroize();
+    }
     let sealed = plain.reencrypt()?;
     let bytes = sealed.emit(Format::Yaml, &req.store)?;
-    let message = message(domain, &leaf, current.as_ref());
+    let previous = match (&current, placeholder) {
+        (Some(c), _) => Previous::Certificate(c),
+        (None, true) => Previous::Placeholder,
+        (None, false) => Previous::Unreadable,
+    };
+    let message = message(domain, &leaf, previous);
 
     fsutil::write_atomic(&path, &bytes, Some(&stamp))?;
     let commit = match (&req.commit, &repo) {
@@ -313,8 +322,19 @@ pub fn renew(
     })
 }
 
+/// What a renewal replaced, for its commit message.
+#[derive(Debug, Clone, Copy)]
+pub enum Previous<'a> {
+    /// A certificate (its facts).
+    Certificate(&'a CertInfo),
+    /// The `ccsecrets init` placeholder.
+    Placeholder,
+    /// A value that is not a readable certificate chain.
+    Unreadable,
+}
+
 /// The commit message of a renewal: public facts only.
-pub fn message(domain: &str, leaf: &CertInfo, previous: Option<&CertInfo>) -> String {
+pub fn message(domain: &str, leaf: &CertInfo, previous: Previous<'_>) -> String {
     let mut m = format!(
         "Renew the TLS certificate of {domain} (valid until {})\n\n\
          Leaf:        {}\n\
@@ -336,14 +356,61 @@ pub fn message(domain: &str, leaf: &CertInfo, previous: Option<&CertInfo>) -> St
         leaf.issuer,
     );
     match previous {
-        Some(p) => m.push_str(&format!(
+        Previous::Certificate(p) => m.push_str(&format!(
             "Replaces:    SHA-256 {}, serial {}, not after {}\n",
             p.sha256,
             p.serial,
             p.not_after_utc()
         )),
-        None => m.push_str("Replaces:    the `ccsecrets init` placeholder (no certificate)\n"),
+        Previous::Placeholder => {
+            m.push_str("Replaces:    the `ccsecrets init` placeholder (no certificate)\n")
+        }
+        Previous::Unreadable => {
+            m.push_str("Replaces:    a value that was not a readable certificate chain\n")
+        }
     }
     m.push_str("\nChanged: tls.fullchain, tls.privkey (every other value keeps its ciphertext).\n");
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instance::KeyKind;
+
+    fn info(sha: &str) -> CertInfo {
+        CertInfo {
+            subject: "CN=*.ci.example.test".into(),
+            issuer: "CN=test CA".into(),
+            serial: "10:01".into(),
+            sha256: sha.into(),
+            not_before: 1_893_456_000,
+            not_after: 1_901_232_000,
+            dns_names: vec!["*.ci.example.test".into(), "ci.example.test".into()],
+            key: KeyKind::P256,
+            is_ca: false,
+        }
+    }
+
+    #[test]
+    fn the_message_names_the_facts_of_both_certificates() {
+        let new = info("aa");
+        let old = info("bb");
+        let m = message("ci.example.test", &new, Previous::Certificate(&old));
+        assert!(m.starts_with(
+            "Renew the TLS certificate of ci.example.test (valid until 2030-04-01)\n\n"
+        ));
+        for want in [
+            "SHA-256:     aa\n",
+            "Serial:      10:01\n",
+            "Not before:  2030-01-01 00:00:00 UTC\n",
+            "Not after:   2030-04-01 00:00:00 UTC\n",
+            "SANs:        *.ci.example.test, ci.example.test\n",
+            "Replaces:    SHA-256 bb,",
+        ] {
+            assert!(m.contains(want), "{want:?} in {m}");
+        }
+        let m = message("ci.example.test", &new, Previous::Placeholder);
+        assert!(m.contains("placeholder"));
+    }
 }
