@@ -791,3 +791,32 @@ fn a_host_key_can_be_removed_by_its_ssh_form() {
         "bootstrap still opens",
     );
 }
+
+#[test]
+fn rekey_commit_refuses_files_left_uncommitted_by_an_earlier_rekey() {
+    let sb = sandbox();
+    let (inst, boot, _) = init_instance(&sb, &[]);
+    let i = inst.to_str().unwrap();
+    let (_, r) = age_keygen(&sb, "other.txt");
+    ok(
+        ccs(
+            &sb,
+            None,
+            &["recipients", "add", "--instance", i, "--age", &r],
+        ),
+        "add",
+    );
+    ok(
+        ccs(&sb, Some(&boot), &["rekey", "--instance", i]),
+        "rekey without --commit",
+    );
+    let before = snapshot(&sb, &inst);
+    let out = ccs(&sb, Some(&boot), &["rekey", "--instance", i, "--commit"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("uncommitted changes in secrets/secrets.yaml"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(snapshot(&sb, &inst), before);
+}

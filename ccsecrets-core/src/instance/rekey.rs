@@ -122,7 +122,7 @@ pub enum RekeyError {
         /// Why.
         source: StoreError,
     },
-    /// Files to be rekeyed have uncommitted changes.
+    /// Files the policy covers have uncommitted changes (refused with `--commit` only).
     #[error("uncommitted changes in {}; commit or discard them before rekeying with --commit", .0.iter().map(|d| d.path.display().to_string()).collect::<Vec<_>>().join(", "))]
     Dirty(Vec<DirtyPath>),
     /// Writing failed; no file changed.
@@ -233,8 +233,8 @@ fn walk(root: &Path) -> Result<Vec<PathBuf>, RekeyError> {
     Ok(out)
 }
 
-/// Writes every changed file of `plan`, all or nothing. With `commit`, first checks that the
-/// changed files are clean, then commits them together with `.sops.yaml` (when it differs
+/// Writes every changed file of `plan`, all or nothing. With `commit`, first checks that every
+/// file the policy covers is clean, then commits them together with `.sops.yaml` (when it differs
 /// from HEAD or any file changed); returns the commit. With no change at all, nothing happens.
 pub fn apply(
     plan: &RekeyPlan,
@@ -245,7 +245,9 @@ pub fn apply(
     let mut repo_state = None;
     if let Some(options) = commit {
         let repo = Repo::open(&plan.root)?;
-        let abs: Vec<PathBuf> = changed.iter().map(|f| plan.root.join(&f.path)).collect();
+        // Every covered file, not only the changed ones: a file already rekeyed by an earlier
+        // run without --commit would otherwise be left out of the commit of its policy.
+        let abs: Vec<PathBuf> = plan.files.iter().map(|f| plan.root.join(&f.path)).collect();
         let refs: Vec<&Path> = abs.iter().map(PathBuf::as_path).collect();
         let dirty = if refs.is_empty() {
             Vec::new()
