@@ -22,9 +22,9 @@ pub enum RecipientsCommand {
     /// Print every recipient: rule, group, recipient and its label.
     List(ListArgs),
     /// Add a recipient (a host's SSH key is converted to age by default).
-    Add(EditArgs),
+    Add(AddArgs),
     /// Remove a recipient (refused when it is the last one of a group).
-    Remove(EditArgs),
+    Remove(Who),
 }
 
 #[derive(clap::Args)]
@@ -34,8 +34,9 @@ pub struct ListArgs {
     pub instance: PathBuf,
 }
 
+/// Which recipient: a host key or an age recipient.
 #[derive(clap::Args)]
-pub struct EditArgs {
+pub struct Who {
     /// The instance repository.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub instance: PathBuf,
@@ -51,14 +52,20 @@ pub struct EditArgs {
         required_unless_present = "host_key"
     )]
     pub age: Option<String>,
-    /// Keep the host key as an ssh-ed25519 recipient instead of converting it (sops-nix's
+    /// Use the host key as an ssh-ed25519 recipient instead of converting it (sops-nix's
     /// converted identity cannot open such a stanza).
     #[arg(long, requires = "host_key")]
     pub native_ssh: bool,
-    /// The key group (0-based; one past the last starts a new group). Add only.
+}
+
+#[derive(clap::Args)]
+pub struct AddArgs {
+    #[command(flatten)]
+    pub who: Who,
+    /// The key group (0-based; one past the last starts a new group).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub group: usize,
-    /// The label written as a comment above the recipient. Add only.
+    /// The label written as a comment above the recipient (default: what the key is).
     #[arg(long, value_name = "TEXT")]
     pub label: Option<String>,
 }
@@ -66,8 +73,8 @@ pub struct EditArgs {
 pub fn run(args: Args) -> Result<(), CliError> {
     match args.command {
         RecipientsCommand::List(a) => list(a),
-        RecipientsCommand::Add(a) => edit(a, true),
-        RecipientsCommand::Remove(a) => edit(a, false),
+        RecipientsCommand::Add(a) => edit(a.who, Some((a.group, a.label))),
+        RecipientsCommand::Remove(a) => edit(a, None),
     }
 }
 
@@ -92,7 +99,8 @@ fn list(args: ListArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn edit(args: EditArgs, add: bool) -> Result<(), CliError> {
+/// Adds (with `Some((group, label))`) or removes the recipient `args` names.
+fn edit(args: Who, add: Option<(usize, Option<String>)>) -> Result<(), CliError> {
     let path = args.instance.join(SOPS_CONFIG_FILE);
     let mut policy = Policy::load(&path).map_err(err)?;
     let (recipient, default_label) = match (&args.host_key, &args.age) {
@@ -115,11 +123,9 @@ fn edit(args: EditArgs, add: bool) -> Result<(), CliError> {
         (None, Some(r)) => (r.trim().to_owned(), "age recipient".to_owned()),
         (None, None) => unreachable!("clap requires --host-key or --age"),
     };
-    if add {
-        let label = args.label.unwrap_or(default_label);
-        let changed = policy
-            .add(&recipient, args.group, Some(&label))
-            .map_err(err)?;
+    if let Some((group, label)) = add {
+        let label = label.unwrap_or(default_label);
+        let changed = policy.add(&recipient, group, Some(&label)).map_err(err)?;
         if !changed {
             output::info(&format!(
                 "{}: {recipient} is already a recipient",
