@@ -115,7 +115,7 @@ pub enum InitError {
     #[error(transparent)]
     Policy(#[from] PolicyError),
     /// The repository could not be created.
-    #[error("cannot create the git repository: {0}")]
+    #[error("{0}")]
     Repo(#[from] OpenError),
     /// The first commit could not be made.
     #[error("cannot commit: {0}")]
