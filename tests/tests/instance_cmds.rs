@@ -820,3 +820,34 @@ fn rekey_commit_refuses_files_left_uncommitted_by_an_earlier_rekey() {
     );
     assert_eq!(snapshot(&sb, &inst), before);
 }
+
+#[test]
+fn init_without_a_git_identity_leaves_nothing_behind() {
+    let sb = ccsecrets_tests::Sandbox::new(); // no ~/.gitconfig
+    let inst = sb.work().join("inst");
+    let key = sb.dir.path().join("keys/boot.txt");
+    let args = [
+        "init",
+        "--domain",
+        DOMAIN,
+        "--dir",
+        inst.to_str().unwrap(),
+        "--bootstrap-key-out",
+        key.to_str().unwrap(),
+    ];
+    let out = ccs(&sb, None, &args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("identity"), "{}", stderr(&out));
+    assert!(!inst.exists(), "the half-made repository is removed");
+    assert!(!key.exists(), "no key for a repository that does not exist");
+
+    // With --author it works.
+    let mut with_author = args.to_vec();
+    with_author.extend(["--author", "Op Erator <op@example.invalid>"]);
+    ok(ccs(&sb, None, &with_author), "init --author");
+    let who = git(&sb, &inst, &["log", "-1", "--format=%an <%ae>|%cn <%ce>"]);
+    assert_eq!(
+        who.trim(),
+        "Op Erator <op@example.invalid>|Op Erator <op@example.invalid>"
+    );
+}
