@@ -851,3 +851,45 @@ fn init_without_a_git_identity_leaves_nothing_behind() {
         "Op Erator <op@example.invalid>|Op Erator <op@example.invalid>"
     );
 }
+
+#[test]
+fn native_ssh_recipients_keep_the_ssh_stanza_that_the_ssh_key_itself_opens() {
+    let sb = sandbox();
+    let (inst, boot, _) = init_instance(&sb, &[]);
+    let i = inst.to_str().unwrap();
+    let (host, host_pub) = ssh_host_key(&sb, "host");
+    let out = ccs(
+        &sb,
+        None,
+        &[
+            "recipients",
+            "add",
+            "--instance",
+            i,
+            "--host-key",
+            &host_pub,
+            "--native-ssh",
+        ],
+    );
+    ok(out, "add --native-ssh");
+    let policy = std::fs::read_to_string(inst.join(".sops.yaml")).unwrap();
+    let stanza: String = host_pub
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(policy.contains(&format!("- {stanza}\n")), "{policy}");
+    ok(
+        ccs(&sb, Some(&boot), &["rekey", "--instance", i, "--commit"]),
+        "rekey",
+    );
+    // The real sops opens it with the ssh private key itself.
+    let mut c = sb.sops();
+    c.env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", &host)
+        .arg("decrypt")
+        .arg(secrets(&inst));
+    ok(
+        ccsecrets_tests::run(c, None),
+        "sops decrypt with the ssh key",
+    );
+}
