@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 
-const SUBCOMMANDS: [&str; 19] = [
+const SUBCOMMANDS: &[&str] = &[
     "encrypt",
     "decrypt",
     "filestatus",
@@ -21,6 +21,10 @@ const SUBCOMMANDS: [&str; 19] = [
     "validate",
     "nix",
     "install",
+    "init",
+    "cert",
+    "recipients",
+    "rekey",
     "help",
     "completion",
     "version",

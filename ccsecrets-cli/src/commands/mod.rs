@@ -1,5 +1,7 @@
 //! One file per subcommand, plus the input/output plumbing they share.
 
+pub mod cert;
+pub mod commit_flags;
 pub mod decrypt;
 pub mod edit;
 pub mod encrypt;
@@ -7,9 +9,12 @@ pub mod exec_env;
 pub mod exec_file;
 pub mod filestatus;
 pub mod groups;
+pub mod init;
 pub mod install;
 pub mod keygen;
 pub mod nix;
+pub mod recipients;
+pub mod rekey;
 pub mod rotate;
 pub mod set;
 pub mod ssh_to_age;
