@@ -23,6 +23,12 @@
 //! - **Custom paths** (the certificate path) are symlinks to `/run/secrets/<key>`, made
 //!   *relative*, so the tree is valid both where it was written and when `ROOT` is `/`. They
 //!   point through the stable `run/secrets` link, so a switch updates them too.
+//! - **No symlink is followed under ROOT.** `run`, `run/secrets.d` and every directory on
+//!   the way to a custom path must be real directories (a planted `var/lib/ci-certs -> /etc`
+//!   is refused before anything is written), `run/secrets.d` must be writable by the
+//!   installing user only, and pruning removes a link found among the generations without
+//!   touching what it points to. Files are created new (`O_EXCL`) and chowned through their
+//!   descriptor; a link already at a custom path is replaced by rename, never written through.
 //! - **Ownership.** Owner and group names are looked up in `accounts_dir` (`/etc/passwd`,
 //!   `/etc/group`; numeric ids are accepted). Without root, a file can only be given to the
 //!   invoking user: the install refuses up front unless `chown` is off, in which case every
@@ -341,8 +347,15 @@ pub fn install_set(set: &SecretSet, opts: &InstallOptions) -> Result<Report, Ins
     let run_dir = root.join("run");
     let gens = root.join(GENERATIONS_DIR);
     let live = root.join(LIVE_LINK);
+    // Nothing under ROOT is followed: a planted `run -> /etc` or `var/lib/ci-certs -> /etc`
+    // would otherwise make this install write (or wipe) outside ROOT.
+    check_real_dirs(root, Path::new(GENERATIONS_DIR))?;
+    check_generations_dir(&gens, my_uid)?;
     for p in &plan {
         if let Some(l) = &p.link {
+            if let Some(parent) = l.parent() {
+                check_real_dirs(root, parent)?;
+            }
             check_link_slot(&under(root, l))?;
         }
     }
@@ -361,6 +374,9 @@ pub fn install_set(set: &SecretSet, opts: &InstallOptions) -> Result<Report, Ins
         generation = next_generation(&gens, current);
         mkdir_all(&run_dir, 0o755)?;
         mkdir_all(&gens, 0o751)?;
+        // Made just now, or checked above; checked again in case it changed meanwhile.
+        check_real_dirs(root, Path::new(GENERATIONS_DIR))?;
+        check_generations_dir(&gens, my_uid)?;
         let tmp = hidden_sibling(&gens, ".new")?;
         fs::DirBuilder::new()
             .mode(0o751)
@@ -385,9 +401,8 @@ pub fn install_set(set: &SecretSet, opts: &InstallOptions) -> Result<Report, Ins
     let mut links = Vec::new();
     for p in &plan {
         let Some(l) = &p.link else { continue };
-        let at = under(root, l);
         let target = relative_link(l, &Path::new(RUN_SECRETS_DIR).join(&p.key));
-        match ensure_link(&at, &target) {
+        match ensure_link(root, l, &target) {
             Ok(true) => links.push(l.clone()),
             Ok(false) => {}
             Err(e) => {
@@ -500,6 +515,56 @@ fn check_host_path(p: &Path) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Every existing directory from `ROOT` down to `ROOT/<host_dir>` is a real directory, not a
+/// symlink (ROOT itself may be one: the operator chose it). Missing ones are fine: the
+/// install creates them.
+fn check_real_dirs(root: &Path, host_dir: &Path) -> Result<(), InstallError> {
+    let mut p = root.to_path_buf();
+    for c in host_dir.components() {
+        let Component::Normal(part) = c else { continue };
+        p.push(part);
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(InstallError::Conflict {
+                    path: p,
+                    message: "is a symlink; install never follows symlinks under the root \
+                              (make it a real directory)"
+                        .into(),
+                })
+            }
+            Ok(m) if !m.is_dir() => {
+                return Err(InstallError::Conflict {
+                    path: p,
+                    message: "is not a directory".into(),
+                })
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_at(&p)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// `run/secrets.d`, when it exists, belongs to the installing user and only it can write
+/// there: whoever else could would be able to swap a generation for a link.
+fn check_generations_dir(gens: &Path, my_uid: u32) -> Result<(), InstallError> {
+    match fs::symlink_metadata(gens) {
+        Ok(m) if m.uid() != my_uid || m.mode() & 0o022 != 0 => Err(InstallError::Conflict {
+            path: gens.to_owned(),
+            message: format!(
+                "is owned by uid {} with mode {:o}; it must be owned by uid {my_uid} and \
+                 writable by no one else",
+                m.uid(),
+                m.mode() & 0o7777
+            ),
+        }),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_at(gens)(e)),
+    }
 }
 
 /// A custom path may be absent, a symlink (replaced) or a regular file (replaced, as
@@ -631,7 +696,8 @@ fn write_generation(dir: &Path, plan: &[Planned<'_>], chown: bool) -> Result<(),
             .flat_map(Path::components)
         {
             sub.push(part);
-            if !sub.is_dir() {
+            let is_dir = fs::symlink_metadata(&sub).is_ok_and(|m| m.is_dir());
+            if !is_dir {
                 fs::create_dir(&sub).map_err(io_at(&sub))?;
             }
             fs::set_permissions(&sub, fs::Permissions::from_mode(0o751)).map_err(io_at(&sub))?;
@@ -674,15 +740,22 @@ fn hidden_sibling(dir: &Path, prefix: &str) -> Result<PathBuf, InstallError> {
     Ok(dir.join(format!("{prefix}-{suffix}")))
 }
 
-/// Makes `at` a symlink to `target` unless it already is one; true when it changed.
-fn ensure_link(at: &Path, target: &Path) -> Result<bool, InstallError> {
-    if fs::read_link(at).is_ok_and(|t| t == target) {
+/// Makes `ROOT/<host>` a symlink to `target` unless it already is one; true when it changed.
+/// The directories on the way are checked again right before the link is made, so one
+/// swapped for a symlink since the plan was checked is not followed.
+fn ensure_link(root: &Path, host: &Path, target: &Path) -> Result<bool, InstallError> {
+    let at = under(root, host);
+    if let Some(parent) = host.parent() {
+        check_real_dirs(root, parent)?;
+    }
+    if fs::read_link(&at).is_ok_and(|t| t == target) {
         return Ok(false);
     }
-    if let Some(parent) = at.parent() {
-        mkdir_all(parent, 0o755)?;
+    if let Some(parent) = host.parent() {
+        mkdir_all(&under(root, parent), 0o755)?;
+        check_real_dirs(root, parent)?;
     }
-    replace_with_symlink(at, target)?;
+    replace_with_symlink(&at, target)?;
     Ok(true)
 }
 
