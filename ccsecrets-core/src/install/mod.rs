@@ -710,12 +710,19 @@ fn write_generation(dir: &Path, plan: &[Planned<'_>], chown: bool) -> Result<(),
             .map_err(io_at(&f))?;
         file.write_all(p.value).map_err(io_at(&f))?;
         file.sync_all().map_err(io_at(&f))?;
+        // The final mode first, then the owner: the new owner never holds the file while it
+        // is still writable (0600), so cannot keep a write descriptor to it.
+        file.set_permissions(fs::Permissions::from_mode(p.mode))
+            .map_err(io_at(&f))?;
         let m = file.metadata().map_err(io_at(&f))?;
         if chown && (m.uid() != p.uid || m.gid() != p.gid) {
             std::os::unix::fs::fchown(&file, Some(p.uid), Some(p.gid)).map_err(io_at(&f))?;
+            // chown clears set-id bits; a declared set-id mode is applied again.
+            if p.mode & 0o6000 != 0 {
+                file.set_permissions(fs::Permissions::from_mode(p.mode))
+                    .map_err(io_at(&f))?;
+            }
         }
-        file.set_permissions(fs::Permissions::from_mode(p.mode))
-            .map_err(io_at(&f))?;
     }
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
