@@ -474,7 +474,9 @@ pub fn glue_findings(instance_dir: &Path) -> Result<Vec<GlueFinding>, NixError> 
                 let t = &s.target;
                 let checks: [(&'static str, bool); 6] = [
                     ("key", e.key == key),
-                    ("path", Path::new(&e.path) == t.path),
+                    // Compared as text: sops-nix gets the string, and `Path` equality would
+                    // call `/run/secrets/./x/` the same as `/run/secrets/x`.
+                    ("path", t.path.to_str() == Some(e.path.as_str())),
                     ("owner", e.owner == t.owner),
                     ("group", e.group == t.group),
                     ("mode", parse_mode(&e.mode) == Some(t.mode)),
