@@ -51,6 +51,20 @@ fn assert_untouched(v: &Path) {
     assert_eq!(listing(v), ["shadow"], "nothing was created in the victim");
 }
 
+/// `root/rel` and the directories on the way, 0755 whatever the umask.
+fn mkdirs(root: &Path, rel: &str) -> PathBuf {
+    let mut p = root.to_path_buf();
+    std::fs::create_dir_all(&p).unwrap();
+    for part in Path::new(rel).components() {
+        p.push(part);
+        if !p.is_dir() {
+            std::fs::create_dir(&p).unwrap();
+        }
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    p
+}
+
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -60,9 +74,7 @@ fn pruning_never_follows_a_planted_generation_link() {
     let sb = Sandbox::new();
     let v = victim(&sb);
     let root = sb.work().join("root");
-    let gens = root.join("run/secrets.d");
-    std::fs::create_dir_all(&gens).unwrap();
-    std::fs::set_permissions(&gens, std::fs::Permissions::from_mode(0o751)).unwrap();
+    let gens = mkdirs(&root, "run/secrets.d");
     // An old "generation" and an "interrupted install" that are links to the victim.
     symlink(&v, gens.join("1")).unwrap();
     symlink(&v, gens.join(".new-0123456789ab")).unwrap();
@@ -102,7 +114,7 @@ fn a_symlinked_directory_on_a_certificate_path_is_refused() {
     let sb = Sandbox::new();
     let v = victim(&sb);
     let root = sb.work().join("root");
-    std::fs::create_dir_all(root.join("var/lib")).unwrap();
+    mkdirs(&root, "var/lib");
     // ROOT/var/lib/ci-certs -> victim: the links would land in victim/live/.
     symlink(&v, root.join("var/lib/ci-certs")).unwrap();
     let out = install(&sb, &root);
@@ -120,8 +132,7 @@ fn a_planted_link_at_the_certificate_path_is_replaced_not_followed() {
     let sb = Sandbox::new();
     let v = victim(&sb);
     let root = sb.work().join("root");
-    let live = root.join("var/lib/ci-certs/live");
-    std::fs::create_dir_all(&live).unwrap();
+    let live = mkdirs(&root, "var/lib/ci-certs/live");
     symlink(v.join("shadow"), live.join("fullchain.pem")).unwrap();
     symlink(v.join("shadow"), live.join("privkey.pem")).unwrap();
     let before = std::fs::metadata(v.join("shadow")).unwrap().mode();
@@ -137,8 +148,7 @@ fn a_planted_link_at_the_certificate_path_is_replaced_not_followed() {
 fn a_generations_directory_others_can_write_is_refused() {
     let sb = Sandbox::new();
     let root = sb.work().join("root");
-    let gens = root.join("run/secrets.d");
-    std::fs::create_dir_all(&gens).unwrap();
+    let gens = mkdirs(&root, "run/secrets.d");
     std::fs::set_permissions(&gens, std::fs::Permissions::from_mode(0o777)).unwrap();
     let out = install(&sb, &root);
     assert!(!out.status.success());
@@ -146,4 +156,23 @@ fn a_generations_directory_others_can_write_is_refused() {
     assert!(err.contains("writable by no one else"), "{err}");
     assert!(listing(&gens).is_empty(), "{:?}", listing(&gens));
     assert!(!root.join("run/secrets").exists());
+}
+
+/// A directory on the way to a certificate path that others can write is where a link could
+/// be swapped in between the check and the write: refused before anything is written.
+#[test]
+fn a_writable_directory_on_a_certificate_path_is_refused() {
+    let sb = Sandbox::new();
+    let root = sb.work().join("root");
+    for mode in [0o775, 0o757] {
+        let certs = mkdirs(&root, "var/lib/ci-certs");
+        std::fs::set_permissions(&certs, std::fs::Permissions::from_mode(mode)).unwrap();
+        let out = install(&sb, &root);
+        assert!(!out.status.success(), "mode {mode:o} accepted");
+        let err = stderr(&out);
+        assert!(err.contains("ci-certs"), "{err}");
+        assert!(err.contains("writable by no one else"), "{err}");
+        assert!(!root.join("run").exists(), "nothing installed");
+        assert!(!certs.join("live").exists(), "nothing installed");
+    }
 }

@@ -25,9 +25,10 @@
 //!   point through the stable `run/secrets` link, so a switch updates them too.
 //! - **No symlink is followed under ROOT.** `run`, `run/secrets.d` and every directory on
 //!   the way to a custom path must be real directories (a planted `var/lib/ci-certs -> /etc`
-//!   is refused before anything is written), `run/secrets.d` must be writable by the
-//!   installing user only, and pruning removes a link found among the generations without
-//!   touching what it points to. Files are created new (`O_EXCL`) and chowned through their
+//!   is refused before anything is written), owned by root or the installing user and
+//!   writable by no one else (so no one can swap one for a link while the install runs),
+//!   and pruning removes a link found among the generations without touching what it
+//!   points to. Files are created new (`O_EXCL`) and chowned through their
 //!   descriptor; a link already at a custom path is replaced by rename, never written through.
 //! - **Ownership.** Owner and group names are looked up in `accounts_dir` (`/etc/passwd`,
 //!   `/etc/group`; numeric ids are accepted). Without root, a file can only be given to the
@@ -349,12 +350,11 @@ pub fn install_set(set: &SecretSet, opts: &InstallOptions) -> Result<Report, Ins
     let live = root.join(LIVE_LINK);
     // Nothing under ROOT is followed: a planted `run -> /etc` or `var/lib/ci-certs -> /etc`
     // would otherwise make this install write (or wipe) outside ROOT.
-    check_real_dirs(root, Path::new(GENERATIONS_DIR))?;
-    check_generations_dir(&gens, my_uid)?;
+    check_real_dirs(root, Path::new(GENERATIONS_DIR), my_uid)?;
     for p in &plan {
         if let Some(l) = &p.link {
             if let Some(parent) = l.parent() {
-                check_real_dirs(root, parent)?;
+                check_real_dirs(root, parent, my_uid)?;
             }
             check_link_slot(&under(root, l))?;
         }
@@ -375,8 +375,7 @@ pub fn install_set(set: &SecretSet, opts: &InstallOptions) -> Result<Report, Ins
         mkdir_all(&run_dir, 0o755)?;
         mkdir_all(&gens, 0o751)?;
         // Made just now, or checked above; checked again in case it changed meanwhile.
-        check_real_dirs(root, Path::new(GENERATIONS_DIR))?;
-        check_generations_dir(&gens, my_uid)?;
+        check_real_dirs(root, Path::new(GENERATIONS_DIR), my_uid)?;
         let tmp = hidden_sibling(&gens, ".new")?;
         fs::DirBuilder::new()
             .mode(0o751)
@@ -402,7 +401,7 @@ pub fn install_set(set: &SecretSet, opts: &InstallOptions) -> Result<Report, Ins
     for p in &plan {
         let Some(l) = &p.link else { continue };
         let target = relative_link(l, &Path::new(RUN_SECRETS_DIR).join(&p.key));
-        match ensure_link(root, l, &target) {
+        match ensure_link(root, l, &target, my_uid) {
             Ok(true) => links.push(l.clone()),
             Ok(false) => {}
             Err(e) => {
@@ -518,9 +517,10 @@ fn check_host_path(p: &Path) -> Result<(), String> {
 }
 
 /// Every existing directory from `ROOT` down to `ROOT/<host_dir>` is a real directory, not a
-/// symlink (ROOT itself may be one: the operator chose it). Missing ones are fine: the
-/// install creates them.
-fn check_real_dirs(root: &Path, host_dir: &Path) -> Result<(), InstallError> {
+/// symlink (ROOT itself may be one: the operator chose it), owned by the installing user or
+/// root and writable by no one else, so no one else can swap one for a link between this
+/// check and the write. Missing ones are fine: the install creates them.
+fn check_real_dirs(root: &Path, host_dir: &Path, my_uid: u32) -> Result<(), InstallError> {
     let mut p = root.to_path_buf();
     for c in host_dir.components() {
         let Component::Normal(part) = c else { continue };
@@ -540,31 +540,24 @@ fn check_real_dirs(root: &Path, host_dir: &Path) -> Result<(), InstallError> {
                     message: "is not a directory".into(),
                 })
             }
+            Ok(m) if (m.uid() != my_uid && m.uid() != 0) || m.mode() & 0o022 != 0 => {
+                return Err(InstallError::Conflict {
+                    path: p,
+                    message: format!(
+                        "is owned by uid {} with mode {:o}; another user could swap what is \
+                         in it for a symlink during the install (it must belong to root or \
+                         uid {my_uid} and be writable by no one else)",
+                        m.uid(),
+                        m.mode() & 0o7777
+                    ),
+                })
+            }
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(io_at(&p)(e)),
         }
     }
     Ok(())
-}
-
-/// `run/secrets.d`, when it exists, belongs to the installing user and only it can write
-/// there: whoever else could would be able to swap a generation for a link.
-fn check_generations_dir(gens: &Path, my_uid: u32) -> Result<(), InstallError> {
-    match fs::symlink_metadata(gens) {
-        Ok(m) if m.uid() != my_uid || m.mode() & 0o022 != 0 => Err(InstallError::Conflict {
-            path: gens.to_owned(),
-            message: format!(
-                "is owned by uid {} with mode {:o}; it must be owned by uid {my_uid} and \
-                 writable by no one else",
-                m.uid(),
-                m.mode() & 0o7777
-            ),
-        }),
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io_at(gens)(e)),
-    }
 }
 
 /// A custom path may be absent, a symlink (replaced) or a regular file (replaced, as
@@ -750,17 +743,17 @@ fn hidden_sibling(dir: &Path, prefix: &str) -> Result<PathBuf, InstallError> {
 /// Makes `ROOT/<host>` a symlink to `target` unless it already is one; true when it changed.
 /// The directories on the way are checked again right before the link is made, so one
 /// swapped for a symlink since the plan was checked is not followed.
-fn ensure_link(root: &Path, host: &Path, target: &Path) -> Result<bool, InstallError> {
+fn ensure_link(root: &Path, host: &Path, target: &Path, my_uid: u32) -> Result<bool, InstallError> {
     let at = under(root, host);
     if let Some(parent) = host.parent() {
-        check_real_dirs(root, parent)?;
+        check_real_dirs(root, parent, my_uid)?;
     }
     if fs::read_link(&at).is_ok_and(|t| t == target) {
         return Ok(false);
     }
     if let Some(parent) = host.parent() {
         mkdir_all(&under(root, parent), 0o755)?;
-        check_real_dirs(root, parent)?;
+        check_real_dirs(root, parent, my_uid)?;
     }
     replace_with_symlink(&at, target)?;
     Ok(true)
