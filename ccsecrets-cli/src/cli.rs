@@ -71,4 +71,7 @@ pub enum Command {
     Keygen(crate::commands::keygen::Args),
     /// Check an instance's secrets against the instance model (exit 1 on any error).
     Validate(crate::commands::validate::Args),
+    /// CI guard: no plaintext secret in tree, index, history or messages; sops policy holds
+    /// (exit 0 clean, 1 findings, 2 usage/config error).
+    Check(crate::commands::check::Args),
 }

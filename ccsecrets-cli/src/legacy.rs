@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 
-const SUBCOMMANDS: [&str; 17] = [
+const SUBCOMMANDS: [&str; 18] = [
     "encrypt",
     "decrypt",
     "filestatus",
@@ -19,6 +19,7 @@ const SUBCOMMANDS: [&str; 17] = [
     "ssh-to-age",
     "keygen",
     "validate",
+    "check",
     "help",
     "completion",
     "version",

@@ -37,4 +37,5 @@ pub mod fsutil;
 pub mod git;
 pub mod instance;
 pub mod keys;
+pub mod leaks;
 pub mod sops;
