@@ -136,31 +136,11 @@ pub fn check_file(
             format!("the rule says {rf}: {rv:?} but the file was encrypted with {mf}: {mv:?}"),
         ));
     }
-    let mut plain = Vec::new();
-    let mut walk = PlainWalk {
-        selector: &selector,
-        stack: CommentStack::default(),
-        path: Vec::new(),
-        found: &mut plain,
-    };
-    for b in &file.branches {
-        walk.map(b);
-    }
-    for (key, comment) in plain {
-        let what = if comment {
-            "a comment under"
-        } else {
-            "the value at"
-        };
-        let shown = if key.is_empty() {
-            "the top level".to_owned()
-        } else {
-            format!("`{key}`")
-        };
+    for (key, comment) in plaintext_keys(&file, &selector) {
         let mut f = finding(
             Kind::PlaintextValue,
             &format!("{key}|{comment}"),
-            format!("{what} {shown} must be encrypted but is plaintext"),
+            plaintext_message(&key, comment),
         );
         f.secret = Some(key);
         out.push(f);
@@ -205,6 +185,37 @@ pub fn check_file(
         format,
         file,
     })
+}
+
+/// The key paths (dotted) of the values, and of the comments (`true`), that `selector` says
+/// must be encrypted but are not `ENC[…]`.
+pub fn plaintext_keys(file: &EncryptedFile, selector: &Selector) -> Vec<(String, bool)> {
+    let mut plain = Vec::new();
+    let mut walk = PlainWalk {
+        selector,
+        stack: CommentStack::default(),
+        path: Vec::new(),
+        found: &mut plain,
+    };
+    for b in &file.branches {
+        walk.map(b);
+    }
+    plain
+}
+
+/// The message of a [`Kind::PlaintextValue`] finding.
+pub fn plaintext_message(key: &str, comment: bool) -> String {
+    let what = if comment {
+        "a comment under"
+    } else {
+        "the value at"
+    };
+    let shown = if key.is_empty() {
+        "the top level".to_owned()
+    } else {
+        format!("`{key}`")
+    };
+    format!("{what} {shown} must be encrypted but is plaintext")
 }
 
 fn recipient_policy(

@@ -70,6 +70,9 @@ pub(super) fn run(
 
     // 1. Policy over the work tree (or the index).
     let mut sops_files: Vec<Vec<SopsFile>> = Vec::new();
+    // The blob ids of the sops files the policy pass checked (the history pass checks the
+    // plaintext values of every other version).
+    let mut policy_blobs: Vec<HashSet<ObjectId>> = Vec::new();
     for t in targets {
         let config_path = t.root.join(CONFIG_NAME);
         let config = if config_path.is_file() {
@@ -95,10 +98,15 @@ pub(super) fn run(
             sops_nix: t.instance.is_some(),
         };
         let mut files = Vec::new();
+        let mut checked = HashSet::new();
+        let hash_kind = t.repo.gix().object_hash();
         let mut visit = |path: &[u8], data: &[u8]| {
             let path = String::from_utf8_lossy(path);
             if let Some(f) = policy::check_file(&ctx, &path, data, &mut findings) {
                 files.push(f);
+                if let Ok(id) = gix::objs::compute_hash(hash_kind, gix::objs::Kind::Blob, data) {
+                    checked.insert(id);
+                }
             }
             ControlFlow::Continue(())
         };
@@ -119,6 +127,7 @@ pub(super) fn run(
             },
         ));
         sops_files.push(files);
+        policy_blobs.push(checked);
         if let Some(i) = &t.instance {
             findings.extend(super::nix_glue_findings(i));
         }
@@ -184,7 +193,8 @@ pub(super) fn run(
                 out: &mut findings,
                 seen: &mut seen,
                 secrets_paths: &mut secrets_paths,
-                progress,
+                policy_blobs: &policy_blobs[i],
+                progress: &mut *progress,
                 commits: 0,
                 blobs: 0,
             };
@@ -514,7 +524,7 @@ fn scan_content(
             });
         };
     let mut hits = Vec::new();
-    detect::detect(data, &mut hits);
+    detect::detect_with(data, !detect::looks_like_sops(data), &mut hits);
     for h in hits {
         match h.detection {
             Detection::PemPrivateKey(k) => push(
@@ -579,12 +589,46 @@ fn scan_content(
     }
 }
 
+/// The plaintext values of an old version of a sops file (by its own selection rule).
+fn history_plaintext(
+    role: RepoRole,
+    source: Source,
+    path: &str,
+    anchor: &str,
+    data: &[u8],
+    out: &mut Vec<Finding>,
+) {
+    let format = crate::sops::store::Format::from_path(std::path::Path::new(path));
+    let Ok(file) = crate::sops::document::EncryptedFile::parse(data, format) else {
+        return;
+    };
+    for (key, comment) in policy::plaintext_keys(&file, &file.metadata.effective_selector()) {
+        out.push(Finding {
+            kind: Kind::PlaintextValue,
+            severity: Severity::Error,
+            repo: role,
+            source,
+            path: Some(path.to_owned()),
+            line: None,
+            message: policy::plaintext_message(&key, comment),
+            fingerprint: fingerprint(
+                Kind::PlaintextValue,
+                Some(path),
+                &format!("{key}|{comment}"),
+                anchor,
+            ),
+            secret: Some(key),
+        });
+    }
+}
+
 struct Visitor<'a> {
     role: RepoRole,
     matchers: &'a Matchers,
     out: &'a mut Vec<Finding>,
     seen: &'a mut HashSet<ObjectId>,
     secrets_paths: &'a mut BTreeSet<String>,
+    policy_blobs: &'a HashSet<ObjectId>,
     progress: &'a mut dyn FnMut(Progress),
     commits: usize,
     blobs: usize,
@@ -630,15 +674,19 @@ impl HistoryVisitor for Visitor<'_> {
         self.seen.insert(blob.id);
         let source = blob.commit.map_or(Source::Ref, Source::Commit);
         let path = String::from_utf8_lossy(blob.path);
+        let anchor = blob.id.to_string();
         scan_content(
             self.matchers,
             self.role,
             source,
             Some(&path),
-            &blob.id.to_string(),
+            &anchor,
             blob.data,
             self.out,
         );
+        if detect::looks_like_sops(blob.data) && !self.policy_blobs.contains(&blob.id) {
+            history_plaintext(self.role, source, &path, &anchor, blob.data, self.out);
+        }
         secrets_path(self.role, source, &path, self.secrets_paths, self.out);
         ControlFlow::Continue(())
     }
