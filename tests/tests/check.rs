@@ -36,6 +36,7 @@ struct Git {
 impl Git {
     fn init(dir: &Path, home: &Path) -> Git {
         std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(home.join("empty.gitconfig"), "").unwrap();
         let g = Git {
             dir: dir.to_owned(),
             home: home.to_owned(),
@@ -53,7 +54,7 @@ impl Git {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", &self.home)
             .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_GLOBAL", self.home.join("empty.gitconfig"))
             .env("GIT_AUTHOR_NAME", "Test")
             .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
             .env("GIT_COMMITTER_NAME", "Test")
