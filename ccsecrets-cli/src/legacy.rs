@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 
-const SUBCOMMANDS: [&str; 18] = [
+const SUBCOMMANDS: [&str; 19] = [
     "encrypt",
     "decrypt",
     "filestatus",
@@ -20,6 +20,7 @@ const SUBCOMMANDS: [&str; 18] = [
     "keygen",
     "validate",
     "check",
+    "diff-textconv",
     "help",
     "completion",
     "version",

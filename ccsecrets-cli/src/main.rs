@@ -39,6 +39,7 @@ fn run(cli: Cli, env: &env::Env) -> Result<(), CliError> {
         Command::Keygen(args) => commands::keygen::run(args),
         Command::Validate(args) => commands::validate::run(args, env),
         Command::Check(args) => commands::check::run(args, env),
+        Command::DiffTextconv(args) => commands::diff_textconv::run(args, env),
     }
 }
 

@@ -929,3 +929,79 @@ fn sarif_output_has_the_required_shape() {
         assert!(r["partialFingerprints"].as_object().unwrap().len() == 1);
     }
 }
+
+#[test]
+fn diff_textconv_shows_changed_keys_without_a_key_and_values_with_one() {
+    let sb = Sandbox::new();
+    let key1 = public_key("keys/key1.txt");
+    let repo = sb.work().join("repo");
+    let g = Git::init(&repo, &sb.home());
+    g.write(
+        ".sops.yaml",
+        &format!("creation_rules:\n  - path_regex: ^secrets/.*\\.yaml$\n    age: {key1}\n"),
+    );
+    g.write(".gitattributes", "secrets/*.yaml diff=sopsdiffer\n");
+    let bin = ccsecrets_tests::ccsecrets_bin();
+    g.run(&[
+        "config",
+        "diff.sopsdiffer.textconv",
+        &format!("{} diff-textconv", bin.display()),
+    ]);
+    g.write(
+        "secrets/app.yaml",
+        &sops_encrypt(
+            &sb,
+            "db_password: first-pass-4821\napi_token: tok-unchanged-9917\n",
+            &[&key1],
+        ),
+    );
+    g.commit("app secrets");
+    // Change one value with the real sops (it keeps the other value's IV).
+    let mut cmd = sb.sops();
+    cmd.current_dir(&repo)
+        .env("SOPS_AGE_KEY_FILE", fixture("keys/key1.txt"))
+        .args([
+            "set",
+            "secrets/app.yaml",
+            "[\"db_password\"]",
+            "\"second-pass-7310\"",
+        ]);
+    let out = run(cmd, None);
+    assert!(
+        out.status.success(),
+        "sops set: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Keyless: the changed key's line (and the metadata lines) differ, never a value.
+    let diff = g.run(&["diff", "secrets/app.yaml"]);
+    let changed: Vec<&str> = diff
+        .lines()
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
+        .collect();
+    assert_eq!(changed.len(), 2, "{diff}");
+    assert!(
+        changed[0].starts_with("-db_password: encrypted str "),
+        "{diff}"
+    );
+    assert!(
+        changed[1].starts_with("+db_password: encrypted str "),
+        "{diff}"
+    );
+    for s in ["first-pass", "second-pass", "tok-unchanged"] {
+        assert!(!diff.contains(s), "{diff}");
+    }
+
+    // With the key: the decrypted values.
+    let mut cmd = g.cmd(&["diff", "secrets/app.yaml"]);
+    cmd.env("SOPS_AGE_KEY_FILE", fixture("keys/key1.txt"));
+    let out = run(cmd, None);
+    let diff = String::from_utf8_lossy(&out.stdout);
+    assert!(diff.contains("-db_password: first-pass-4821"), "{diff}");
+    assert!(diff.contains("+db_password: second-pass-7310"), "{diff}");
+    assert!(!diff.contains("+api_token"), "{diff}");
+}

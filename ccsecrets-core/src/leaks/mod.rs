@@ -5,7 +5,8 @@
 //! - run every check on one or two repos: [`check`] with [`CheckOptions`], giving a
 //!   [`Report`] of [`Finding`]s;
 //! - render it: [`report::human`], [`report::json`], [`report::sarif`];
-//! - only the content detectors (PEM and age keys, entropy assignments): [`detect::detect`].
+//! - only the content detectors (PEM and age keys, entropy assignments): [`detect::detect`];
+//! - a text view of a sops file for `git diff` (textconv): [`textconv::textconv`].
 //!
 //! What runs:
 //! - **keyless**, on each repo's work tree (or its index with `staged`): every file a
@@ -31,6 +32,7 @@ pub mod known;
 pub mod policy;
 pub mod report;
 mod scan;
+pub mod textconv;
 
 #[cfg(test)]
 mod tests;
