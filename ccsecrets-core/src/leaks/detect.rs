@@ -89,6 +89,17 @@ pub struct Hit {
     pub detection: Detection,
     /// The line it starts on.
     pub line: usize,
+    /// A digest of the matched secret (SHA-256, truncated), to report the same secret in the
+    /// same file once across its versions. In memory only: never printed or stored.
+    pub digest: [u8; 16],
+}
+
+/// SHA-256 of `bytes`, truncated to 16 bytes.
+pub fn digest(bytes: &[u8]) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&Sha256::digest(bytes)[..16]);
+    out
 }
 
 /// The 1-based line of byte `offset` in `data`.
@@ -142,14 +153,16 @@ fn pem_keys(data: &[u8], out: &mut Vec<Hit>) {
         let body = &rest[label_end + 5..];
         let window = &body[..body.len().min(2048)];
         let end = memmem::find(window, b"-----END").unwrap_or(window.len());
-        let b64 = window[..end]
+        let body = window[..end]
             .iter()
-            .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
-            .count();
-        if b64 >= 64 {
+            .copied()
+            .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+        let b64 = zeroize::Zeroizing::new(body.collect::<Vec<u8>>());
+        if b64.len() >= 64 {
             out.push(Hit {
                 detection: Detection::PemPrivateKey(kind),
                 line: line_of(data, start),
+                digest: digest(&b64),
             });
         }
     }
@@ -170,6 +183,7 @@ fn age_keys(data: &[u8], out: &mut Vec<Hit>) {
             out.push(Hit {
                 detection: Detection::AgeSecretKey,
                 line: line_of(data, start),
+                digest: digest(&rest[..n]),
             });
         }
     }
@@ -243,6 +257,7 @@ fn assignments(data: &[u8], out: &mut Vec<Hit>) {
                     entropy,
                 },
                 line: line_of(data, value.start()),
+                digest: digest(v),
             });
         }
     }
@@ -272,10 +287,11 @@ pub fn shannon_entropy(s: &[u8]) -> f64 {
 mod tests {
     use super::*;
 
-    fn run(text: &str) -> Vec<Hit> {
+    /// What and where (the digest is checked separately).
+    fn run(text: &str) -> Vec<(Detection, usize)> {
         let mut out = Vec::new();
         detect(text.as_bytes(), &mut out);
-        out
+        out.into_iter().map(|h| (h.detection, h.line)).collect()
     }
 
     fn body(n: usize) -> String {
@@ -302,10 +318,7 @@ mod tests {
             );
             assert_eq!(
                 run(&text),
-                vec![Hit {
-                    detection: Detection::PemPrivateKey(kind),
-                    line: 3
-                }],
+                vec![(Detection::PemPrivateKey(kind), 3)],
                 "{label}"
             );
         }
@@ -331,8 +344,7 @@ mod tests {
         let key = "AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSHN7RWW";
         let hits = run(&format!("#!/bin/sh\nexport K={key}\n"));
         assert_eq!(hits.len(), 1, "{hits:?}");
-        assert_eq!(hits[0].detection, Detection::AgeSecretKey);
-        assert_eq!(hits[0].line, 2);
+        assert_eq!(hits[0], (Detection::AgeSecretKey, 2));
         // Too short, or the documentation form.
         assert!(run("AGE-SECRET-KEY-1QYQSZQGPQYQ\nAGE-SECRET-KEY-1...").is_empty());
     }
@@ -349,10 +361,7 @@ mod tests {
         ] {
             let hits = run(&text);
             assert_eq!(hits.len(), 1, "{text}: {hits:?}");
-            assert!(matches!(
-                hits[0].detection,
-                Detection::EntropyAssignment { .. }
-            ));
+            assert!(matches!(hits[0].0, Detection::EntropyAssignment { .. }));
         }
     }
 
@@ -390,6 +399,32 @@ mod tests {
         detect(&data, &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].detection, Detection::AgeSecretKey);
+    }
+
+    #[test]
+    fn the_digest_identifies_the_secret_not_its_layout() {
+        let body = body(80);
+        let mut a = Vec::new();
+        detect(
+            format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n").as_bytes(),
+            &mut a,
+        );
+        let mut b = Vec::new();
+        let indented = format!(
+            "key: |\n    -----BEGIN PRIVATE KEY-----\n    {body}\n    -----END PRIVATE KEY-----\n"
+        );
+        detect(indented.as_bytes(), &mut b);
+        assert_eq!(a[0].digest, b[0].digest);
+        let mut c = Vec::new();
+        detect(
+            format!(
+                "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+                &body[1..]
+            )
+            .as_bytes(),
+            &mut c,
+        );
+        assert_ne!(a[0].digest, c[0].digest);
     }
 
     #[test]

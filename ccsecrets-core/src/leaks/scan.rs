@@ -186,10 +186,12 @@ pub(super) fn run(
         let st = &mut stats[i].1;
         let mut seen: HashSet<ObjectId> = HashSet::new();
         let mut secrets_paths: BTreeSet<String> = BTreeSet::new();
+        let mut reported = Reported::new();
         if opts.history && !opts.staged {
             let mut v = Visitor {
                 role: t.role,
                 matchers: &matchers,
+                reported: &mut reported,
                 out: &mut findings,
                 seen: &mut seen,
                 secrets_paths: &mut secrets_paths,
@@ -209,15 +211,14 @@ pub(super) fn run(
                 if seen.insert(b.id) {
                     files += 1;
                     let path = String::from_utf8_lossy(b.path);
-                    scan_content(
-                        &matchers,
-                        t.role,
-                        Source::Index,
-                        Some(&path),
-                        &b.id.to_string(),
-                        b.data,
-                        &mut findings,
-                    );
+                    let anchor = b.id.to_string();
+                    let at = At {
+                        role: t.role,
+                        source: Source::Index,
+                        path: Some(&path),
+                        anchor: &anchor,
+                    };
+                    scan_content(&matchers, &mut reported, at, b.data, &mut findings);
                     secrets_path(
                         t.role,
                         Source::Index,
@@ -238,15 +239,13 @@ pub(super) fn run(
                         files += 1;
                         let path = String::from_utf8_lossy(f.path);
                         let anchor = id.map(|i| i.to_string()).unwrap_or_default();
-                        scan_content(
-                            &matchers,
-                            t.role,
-                            Source::Worktree,
-                            Some(&path),
-                            &anchor,
-                            f.data,
-                            &mut findings,
-                        );
+                        let at = At {
+                            role: t.role,
+                            source: Source::Worktree,
+                            path: Some(&path),
+                            anchor: &anchor,
+                        };
+                        scan_content(&matchers, &mut reported, at, f.data, &mut findings);
                         secrets_path(
                             t.role,
                             Source::Worktree,
@@ -499,30 +498,50 @@ fn secrets_path(
     });
 }
 
+/// What was reported already in a repository: the rule, the path (empty for messages) and a
+/// digest of the secret (in memory only), so a secret that stays in a file across many
+/// versions, or recurs in many messages, is reported once, at its first appearance.
+type Reported = HashSet<(Kind, String, [u8; 16])>;
+
+/// Where a piece of content is.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    role: RepoRole,
+    source: Source,
+    path: Option<&'a str>,
+    /// The blob or commit id, for the fingerprint.
+    anchor: &'a str,
+}
+
 /// Runs the detectors and matchers over one blob, file or message.
 fn scan_content(
     m: &Matchers,
-    role: RepoRole,
-    source: Source,
-    path: Option<&str>,
-    anchor: &str,
+    reported: &mut Reported,
+    at: At<'_>,
     data: &[u8],
     out: &mut Vec<Finding>,
 ) {
-    let mut push =
-        |kind: Kind, detail: &str, line: usize, secret: Option<String>, message: String| {
-            out.push(Finding {
-                kind,
-                severity: Severity::Error,
-                repo: role,
-                source,
-                path: path.map(str::to_owned),
-                line: Some(line),
-                secret,
-                message,
-                fingerprint: fingerprint(kind, path, detail, anchor),
-            });
-        };
+    let mut push = |kind: Kind,
+                    detail: &str,
+                    line: usize,
+                    digest: [u8; 16],
+                    secret: Option<String>,
+                    message: String| {
+        if !reported.insert((kind, at.path.unwrap_or("").to_owned(), digest)) {
+            return;
+        }
+        out.push(Finding {
+            kind,
+            severity: Severity::Error,
+            repo: at.role,
+            source: at.source,
+            path: at.path.map(str::to_owned),
+            line: Some(line),
+            secret,
+            message,
+            fingerprint: fingerprint(kind, at.path, detail, at.anchor),
+        });
+    };
     let mut hits = Vec::new();
     detect::detect_with(data, !detect::looks_like_sops(data), &mut hits);
     for h in hits {
@@ -531,6 +550,7 @@ fn scan_content(
                 Kind::PemPrivateKey,
                 k.name(),
                 h.line,
+                h.digest,
                 None,
                 format!("{} private key in plaintext", k.name()),
             ),
@@ -538,6 +558,7 @@ fn scan_content(
                 Kind::AgeSecretKey,
                 "age",
                 h.line,
+                h.digest,
                 None,
                 "age secret key (AGE-SECRET-KEY-1…) in plaintext".into(),
             ),
@@ -545,6 +566,7 @@ fn scan_content(
                 Kind::HighEntropyAssignment,
                 &name,
                 h.line,
+                h.digest,
                 None,
                 format!(
                     "`{name}` is assigned a high-entropy value ({entropy:.2} bits/char ≥ {})",
@@ -553,7 +575,7 @@ fn scan_content(
             ),
         }
     }
-    let base = role == RepoRole::Base;
+    let base = at.role == RepoRole::Base;
     for (matcher, applies) in [(&m.names, base), (&m.copied, base), (&m.known, true)] {
         let Some(matcher) = matcher.as_ref().filter(|_| applies) else {
             continue;
@@ -562,11 +584,13 @@ fn scan_content(
             let label = matcher.label(&hit);
             let line = detect::line_of(data, hit.offset);
             let detail = format!("{}|{}", label.name, label.encoding);
+            let digest = detect::digest(detail.as_bytes());
             match label.kind {
                 Kind::KnownValue => push(
                     Kind::KnownValue,
                     &detail,
                     line,
+                    digest,
                     Some(label.name.clone()),
                     format!("the value of secret `{}` ({})", label.name, label.encoding),
                 ),
@@ -574,6 +598,7 @@ fn scan_content(
                     Kind::CopiedInstanceValue,
                     &detail,
                     line,
+                    digest,
                     Some(label.name.clone()),
                     format!("ciphertext of the instance's `{}`", label.name),
                 ),
@@ -581,6 +606,7 @@ fn scan_content(
                     kind,
                     &detail,
                     line,
+                    digest,
                     None,
                     format!("the {} from the instance's instance.nix", label.name),
                 ),
@@ -590,33 +616,27 @@ fn scan_content(
 }
 
 /// The plaintext values of an old version of a sops file (by its own selection rule).
-fn history_plaintext(
-    role: RepoRole,
-    source: Source,
-    path: &str,
-    anchor: &str,
-    data: &[u8],
-    out: &mut Vec<Finding>,
-) {
+fn history_plaintext(reported: &mut Reported, at: At<'_>, data: &[u8], out: &mut Vec<Finding>) {
+    let Some(path) = at.path else { return };
     let format = crate::sops::store::Format::from_path(std::path::Path::new(path));
     let Ok(file) = crate::sops::document::EncryptedFile::parse(data, format) else {
         return;
     };
     for (key, comment) in policy::plaintext_keys(&file, &file.metadata.effective_selector()) {
+        let detail = format!("{key}|{comment}");
+        let digest = detect::digest(detail.as_bytes());
+        if !reported.insert((Kind::PlaintextValue, path.to_owned(), digest)) {
+            continue;
+        }
         out.push(Finding {
             kind: Kind::PlaintextValue,
             severity: Severity::Error,
-            repo: role,
-            source,
+            repo: at.role,
+            source: at.source,
             path: Some(path.to_owned()),
             line: None,
             message: policy::plaintext_message(&key, comment),
-            fingerprint: fingerprint(
-                Kind::PlaintextValue,
-                Some(path),
-                &format!("{key}|{comment}"),
-                anchor,
-            ),
+            fingerprint: fingerprint(Kind::PlaintextValue, Some(path), &detail, at.anchor),
             secret: Some(key),
         });
     }
@@ -625,6 +645,7 @@ fn history_plaintext(
 struct Visitor<'a> {
     role: RepoRole,
     matchers: &'a Matchers,
+    reported: &'a mut Reported,
     out: &'a mut Vec<Finding>,
     seen: &'a mut HashSet<ObjectId>,
     secrets_paths: &'a mut BTreeSet<String>,
@@ -656,15 +677,14 @@ impl HistoryVisitor for Visitor<'_> {
             _ => Source::TagMessage(message.id),
         };
         self.tick();
-        scan_content(
-            self.matchers,
-            self.role,
+        let anchor = message.id.to_string();
+        let at = At {
+            role: self.role,
             source,
-            None,
-            &message.id.to_string(),
-            message.message,
-            self.out,
-        );
+            path: None,
+            anchor: &anchor,
+        };
+        scan_content(self.matchers, self.reported, at, message.message, self.out);
         ControlFlow::Continue(())
     }
 
@@ -675,17 +695,15 @@ impl HistoryVisitor for Visitor<'_> {
         let source = blob.commit.map_or(Source::Ref, Source::Commit);
         let path = String::from_utf8_lossy(blob.path);
         let anchor = blob.id.to_string();
-        scan_content(
-            self.matchers,
-            self.role,
+        let at = At {
+            role: self.role,
             source,
-            Some(&path),
-            &anchor,
-            blob.data,
-            self.out,
-        );
+            path: Some(&path),
+            anchor: &anchor,
+        };
+        scan_content(self.matchers, self.reported, at, blob.data, self.out);
         if detect::looks_like_sops(blob.data) && !self.policy_blobs.contains(&blob.id) {
-            history_plaintext(self.role, source, &path, &anchor, blob.data, self.out);
+            history_plaintext(self.reported, at, blob.data, self.out);
         }
         secrets_path(self.role, source, &path, self.secrets_paths, self.out);
         ControlFlow::Continue(())
