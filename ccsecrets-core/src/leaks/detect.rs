@@ -148,16 +148,7 @@ fn pem_keys(data: &[u8], out: &mut Vec<Hit>) {
             b"ENCRYPTED PRIVATE KEY" => PemKind::Pkcs8Encrypted,
             _ => PemKind::Other,
         };
-        // A key has a body: at least 64 base64 characters before its END line (stubs such as
-        // documentation's `-----BEGIN PRIVATE KEY-----\n...` do not count).
-        let body = &rest[label_end + 5..];
-        let window = &body[..body.len().min(2048)];
-        let end = memmem::find(window, b"-----END").unwrap_or(window.len());
-        let body = window[..end]
-            .iter()
-            .copied()
-            .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
-        let b64 = zeroize::Zeroizing::new(body.collect::<Vec<u8>>());
+        let b64 = pem_body(&rest[label_end + 5..]);
         if b64.len() >= 64 {
             out.push(Hit {
                 detection: Detection::PemPrivateKey(kind),
@@ -166,6 +157,66 @@ fn pem_keys(data: &[u8], out: &mut Vec<Hit>) {
             });
         }
     }
+}
+
+/// The base64 body after a `-----BEGIN … PRIVATE KEY-----` marker: the rest of the marker's
+/// line must be empty, then lines of base64 (headers such as `Proc-Type:` skipped) up to the
+/// END line or the first line that is not base64. Lines may be indented, quoted or commented
+/// (`#`), or joined by a literal `\n` (JSON, escaped strings). A key has at least 64 base64
+/// characters; documentation stubs (`...`) and prose after a marker do not.
+fn pem_body(after: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
+    let window = &after[..after.len().min(8192)];
+    let mut out = zeroize::Zeroizing::new(Vec::new());
+    let trim = |b: &u8| {
+        b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b',' | b'#' | b'+' | b';' | b'\\')
+    };
+    for (i, raw) in split_pem_lines(window).enumerate() {
+        let start = raw.iter().position(|b| !trim(b)).unwrap_or(raw.len());
+        let end = raw.iter().rposition(|b| !trim(b)).map_or(start, |e| e + 1);
+        let line = &raw[start..end.max(start)];
+        if i == 0 {
+            if line.is_empty() {
+                continue;
+            }
+            break;
+        }
+        if line.starts_with(b"-----END") {
+            break;
+        }
+        if line.is_empty() || line.contains(&b':') {
+            continue;
+        }
+        if line
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+        {
+            out.extend_from_slice(line);
+        } else {
+            break;
+        }
+    }
+    out
+}
+
+/// Splits on newlines and on the two-character escape `\n`.
+fn split_pem_lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = data;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let nl = memchr::memchr(b'\n', rest);
+        let esc = memmem::find(rest, b"\\n");
+        let (end, skip) = match (nl, esc) {
+            (Some(a), Some(b)) if b < a => (b, 2),
+            (Some(a), _) => (a, 1),
+            (None, Some(b)) => (b, 2),
+            (None, None) => (rest.len(), 0),
+        };
+        let line = &rest[..end];
+        rest = &rest[(end + skip).min(rest.len())..];
+        Some(line)
+    })
 }
 
 const BECH32: &[u8] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7lQPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L";
@@ -322,6 +373,23 @@ mod tests {
                 "{label}"
             );
         }
+    }
+
+    #[test]
+    fn pem_in_json_yaml_and_comments() {
+        let b = body(64);
+        for text in [
+            format!("{{\"key\": \"-----BEGIN PRIVATE KEY-----\\n{b}\\n{b}\\n-----END PRIVATE KEY-----\\n\"}}"),
+            format!("tls:\n  key: |\n    -----BEGIN EC PRIVATE KEY-----\n    {b}\n    -----END EC PRIVATE KEY-----\n"),
+            format!("# -----BEGIN RSA PRIVATE KEY-----\n# Proc-Type: 4,ENCRYPTED\n# DEK-Info: AES-128-CBC,00FF\n#\n# {b}\n# -----END RSA PRIVATE KEY-----\n"),
+        ] {
+            assert_eq!(run(&text).len(), 1, "{text}");
+        }
+        // Prose after a marker is not a body.
+        let prose = format!(
+            "`-----BEGIN … PRIVATE KEY-----` (RSA, EC, DSA) followed by {b} characters\n{b}\n"
+        );
+        assert!(run(&prose).is_empty());
     }
 
     #[test]

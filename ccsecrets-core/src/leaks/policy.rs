@@ -336,8 +336,9 @@ impl PlainWalk<'_> {
                 }
                 self.stack.pop_level();
             }
+            // sops leaves empty strings unencrypted.
             Value::Null | Value::Comment(_) => {}
-            Value::Str(s) if is_encrypted(s) => {}
+            Value::Str(s) if s.is_empty() || is_encrypted(s) => {}
             _ => {
                 if self.selector.should_encrypt(&self.path, &self.stack, false) {
                     let key = self.key();
@@ -351,7 +352,7 @@ impl PlainWalk<'_> {
         match e {
             Value::Map(_) | Value::Seq(_) => self.value(e),
             Value::Null | Value::Comment(_) => {}
-            Value::Str(s) if is_encrypted(s) => {}
+            Value::Str(s) if s.is_empty() || is_encrypted(s) => {}
             _ => {
                 if self.selector.should_encrypt(&self.path, &self.stack, false) {
                     let key = format!("{}[{idx}]", self.key());
