@@ -1011,3 +1011,52 @@ fn diff_textconv_shows_changed_keys_without_a_key_and_values_with_one() {
     assert!(diff.contains("+db_password: second-pass-7310"), "{diff}");
     assert!(!diff.contains("+api_token"), "{diff}");
 }
+
+#[test]
+fn an_instance_in_a_subdirectory_of_a_repository() {
+    let sb = Sandbox::new();
+    let key2 = public_key("keys/key2.txt");
+    let repo = sb.work().join("mono");
+    let g = Git::init(&repo, &sb.home());
+    copy_dir(&fixture("example-instance"), &repo.join("inst"));
+    g.write(
+        "inst/secrets/old.yaml",
+        &sops_encrypt(&sb, "x: 1\n", &[&key2]),
+    );
+    g.write("README.md", "a monorepo\n");
+    g.commit("instance in a subdirectory");
+    let dir = repo.join("inst");
+    let out = check(
+        &sb,
+        &[
+            "--instance",
+            dir.to_str().unwrap(),
+            "--keyed",
+            "--format",
+            "json",
+        ],
+        Some(&fixture("keys/key1.txt")),
+    );
+    let (f, _) = json_findings(&out);
+    let kinds: BTreeSet<(&str, &str, &str)> = f
+        .iter()
+        .map(|x| {
+            (
+                x["kind"].as_str().unwrap(),
+                x["path"].as_str().unwrap(),
+                x["severity"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // The rule of inst/.sops.yaml applies (relative to inst/); the secrets file opens and
+    // validates; old.yaml is for key2 only.
+    assert_eq!(
+        kinds,
+        BTreeSet::from([
+            ("missing-recipient", "inst/secrets/old.yaml", "error"),
+            ("stale-recipient", "inst/secrets/old.yaml", "error"),
+            ("undecryptable", "inst/secrets/old.yaml", "warning"),
+        ])
+    );
+    assert_eq!(out.status.code(), Some(1));
+}

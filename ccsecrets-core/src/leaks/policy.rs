@@ -38,8 +38,9 @@ pub struct PolicyContext<'a> {
     pub config: Option<&'a Config>,
     /// The bootstrap recipient every file must have (instance repos that declare it).
     pub bootstrap: Option<&'a str>,
-    /// Whether sops-nix decrypts the repo's `secrets/` files (an instance repo).
-    pub sops_nix: bool,
+    /// The instance's `secrets/` directory (relative to the root, with a trailing `/`), whose
+    /// files sops-nix decrypts; `None` for other repos.
+    pub sops_nix: Option<&'a str>,
 }
 
 /// A sops file found by the policy pass.
@@ -170,7 +171,7 @@ pub fn check_file(
             ));
         }
     }
-    if ctx.sops_nix && path.starts_with("secrets/") {
+    if ctx.sops_nix.is_some_and(|dir| path.starts_with(dir)) {
         for r in recipients.iter().filter(|r| r.starts_with("ssh-")) {
             let shown: String = r.chars().take(40).collect();
             out.push(finding(

@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 use crate::git::{
     HistoryBlob, HistoryMessage, HistoryOptions, HistoryVisitor, MessageKind, ObjectId,
 };
-use crate::instance::{model_findings, validate, SecretSet, ValidateOptions, SECRETS_FILE};
+use crate::instance::{model_findings, validate, SecretSet, ValidateOptions};
 use crate::sops::document::{DecryptError, DecryptOptions};
 use crate::sops::rules::{Config, CONFIG_NAME};
 
@@ -74,12 +74,15 @@ pub(super) fn run(
     // plaintext values of every other version).
     let mut policy_blobs: Vec<HashSet<ObjectId>> = Vec::new();
     for t in targets {
-        let config_path = t.root.join(CONFIG_NAME);
-        let config = if config_path.is_file() {
-            Some(Config::load(&config_path)?)
-        } else {
-            None
+        // The `.sops.yaml` of the directory given, else of the work tree root.
+        let config_path = [t.dir().join(CONFIG_NAME), t.root.join(CONFIG_NAME)]
+            .into_iter()
+            .find(|p| p.is_file());
+        let config = match config_path {
+            Some(p) => Some(Config::load(&p)?),
+            None => None,
         };
+        let secrets_dir = format!("{}secrets/", t.prefix);
         let bootstrap = match (&t.instance, &facts.bootstrap_recipient) {
             (Some(_), Some(b)) => Some(b.as_str()),
             _ => None,
@@ -95,7 +98,7 @@ pub(super) fn run(
             root: &t.root,
             config: config.as_ref(),
             bootstrap,
-            sops_nix: t.instance.is_some(),
+            sops_nix: t.instance.as_ref().map(|_| secrets_dir.as_str()),
         };
         let mut files = Vec::new();
         let mut checked = HashSet::new();
@@ -339,7 +342,7 @@ fn keyed_file(
     needles: &mut Vec<Needle>,
     out: &mut Vec<Finding>,
 ) {
-    let is_secrets = t.instance.is_some() && f.path == SECRETS_FILE;
+    let is_secrets = t.is_secrets_file(&f.path);
     let finding = |kind: Kind, severity: Severity, detail: &str, message: String| Finding {
         kind,
         severity,
@@ -396,7 +399,7 @@ fn keyed_file(
         }
     };
     for (name, value) in known::secret_values(&f.file, &plain) {
-        let name = if f.path == SECRETS_FILE {
+        let name = if is_secrets {
             name
         } else {
             format!("{}:{name}", f.path)
