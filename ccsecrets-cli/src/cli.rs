@@ -83,4 +83,10 @@ pub enum Command {
     Recipients(crate::commands::recipients::Args),
     /// Bring every file of the instance to the recipient policy, all or nothing.
     Rekey(crate::commands::rekey::Args),
+    /// CI guard: no plaintext secret in tree, index, history or messages; sops policy holds
+    /// (exit 0 clean, 1 findings, 2 usage/config error).
+    Check(crate::commands::check::Args),
+    /// Text view of a sops file for git's diff textconv (keys and recipients without a key,
+    /// decrypted values with one).
+    DiffTextconv(crate::commands::diff_textconv::Args),
 }

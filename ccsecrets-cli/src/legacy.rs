@@ -25,6 +25,8 @@ const SUBCOMMANDS: &[&str] = &[
     "cert",
     "recipients",
     "rekey",
+    "check",
+    "diff-textconv",
     "help",
     "completion",
     "version",

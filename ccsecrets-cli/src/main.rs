@@ -44,15 +44,19 @@ fn run(cli: Cli, env: &env::Env) -> Result<(), CliError> {
         Command::Cert(args) => commands::cert::run(args, env),
         Command::Recipients(args) => commands::recipients::run(args),
         Command::Rekey(args) => commands::rekey::run(args, env),
+        Command::Check(args) => commands::check::run(args, env),
+        Command::DiffTextconv(args) => commands::diff_textconv::run(args, env),
     }
 }
 
 fn main() {
-    let cli = match Cli::try_parse_from(legacy::translate(std::env::args_os().collect())) {
+    let args = legacy::translate(std::env::args_os().collect());
+    let usage_code = commands::check::usage_exit_code(&args);
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            // Usage errors exit 1, as in sops; --help and --version exit 0.
-            let code = if e.use_stderr() { 1 } else { 0 };
+            // Usage errors exit 1, as in sops (2 for check); --help and --version exit 0.
+            let code = if e.use_stderr() { usage_code } else { 0 };
             let _ = e.print();
             std::process::exit(code);
         }

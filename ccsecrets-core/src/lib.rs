@@ -44,5 +44,6 @@ pub mod git;
 pub mod install;
 pub mod instance;
 pub mod keys;
+pub mod leaks;
 pub mod nix;
 pub mod sops;

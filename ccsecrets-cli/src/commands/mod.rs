@@ -1,8 +1,10 @@
 //! One file per subcommand, plus the input/output plumbing they share.
 
 pub mod cert;
+pub mod check;
 pub mod commit_flags;
 pub mod decrypt;
+pub mod diff_textconv;
 pub mod edit;
 pub mod encrypt;
 pub mod exec_env;
