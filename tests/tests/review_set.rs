@@ -24,13 +24,24 @@ fn set_value_stdin_reads_a_large_value_whole() {
         .map(|i| char::from(b'a' + ((i * 7 + i / 8192) % 26) as u8))
         .collect();
     let mut c = sb.ccsecrets();
-    c.env("SOPS_AGE_KEY_FILE", fixture("keys/key1.txt"))
-        .args(["set", "--value-stdin", "s.yaml", "[\"a\"]"]);
-    ok(run(c, Some(format!("\"{big}\"").as_bytes())), "set --value-stdin");
+    c.env("SOPS_AGE_KEY_FILE", fixture("keys/key1.txt")).args([
+        "set",
+        "--value-stdin",
+        "s.yaml",
+        "[\"a\"]",
+    ]);
+    ok(
+        run(c, Some(format!("\"{big}\"").as_bytes())),
+        "set --value-stdin",
+    );
 
     let mut c = sb.sops();
-    c.env("SOPS_AGE_KEY_FILE", fixture("keys/key1.txt"))
-        .args(["decrypt", "--extract", "[\"a\"]", "s.yaml"]);
+    c.env("SOPS_AGE_KEY_FILE", fixture("keys/key1.txt")).args([
+        "decrypt",
+        "--extract",
+        "[\"a\"]",
+        "s.yaml",
+    ]);
     let got = ok(run(c, None), "sops decrypt --extract");
     assert_eq!(got.len(), big.len());
     assert!(got == big.as_bytes(), "the value differs");
