@@ -1100,3 +1100,50 @@ fn tag_messages_and_a_base_alone_with_a_domain() {
     assert_eq!(names[0]["commit"], tagged.as_str());
     assert_eq!(f.len(), 2, "{f:?}");
 }
+
+#[test]
+fn committed_nix_glue_that_disagrees_with_the_secrets_file_is_a_finding() {
+    let sb = Sandbox::new();
+    let instance = sb.work().join("instance");
+    copy_dir(&fixture("example-instance"), &instance);
+    let glue_path = instance.join("sops-nix.json");
+    let glue: Value = serde_json::from_slice(&std::fs::read(&glue_path).unwrap()).unwrap();
+    // Drop one declaration and add one for a secret the file does not hold, as a hand edit
+    // or a stale regeneration would.
+    let mut stale = glue.clone();
+    let secrets = stale
+        .pointer_mut("/secrets")
+        .and_then(Value::as_object_mut)
+        .expect("the glue has a secrets object");
+    let dropped = secrets.keys().next().unwrap().clone();
+    let mut extra = secrets[&dropped].clone();
+    secrets.remove(&dropped);
+    extra["key"] = Value::String("drone/not_in_the_file".into());
+    secrets.insert("drone/not_in_the_file".into(), extra);
+    std::fs::write(&glue_path, serde_json::to_vec_pretty(&stale).unwrap()).unwrap();
+    Git::init(&instance, &sb.home()).commit("instance with stale glue");
+
+    let out = check(
+        &sb,
+        &["--instance", instance.to_str().unwrap(), "--format", "json"],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (findings, _) = json_findings(&out);
+    let glue_findings = of_kind(&findings, "nix-glue-mismatch");
+    let named: Vec<&str> = glue_findings
+        .iter()
+        .map(|f| f["secret"].as_str().unwrap_or_default())
+        .collect();
+    assert!(named.contains(&dropped.as_str()), "{findings:#?}");
+    assert!(named.contains(&"drone/not_in_the_file"), "{findings:#?}");
+    assert!(glue_findings
+        .iter()
+        .all(|f| f["path"] == "sops-nix.json" && f["severity"] == "error"));
+    assert_eq!(findings.len(), glue_findings.len(), "{findings:#?}");
+}
