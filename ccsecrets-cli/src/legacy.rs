@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 
-const SUBCOMMANDS: [&str; 19] = [
+const SUBCOMMANDS: [&str; 20] = [
     "encrypt",
     "decrypt",
     "filestatus",
@@ -21,6 +21,7 @@ const SUBCOMMANDS: [&str; 19] = [
     "validate",
     "nix",
     "install",
+    "rebuild-check",
     "help",
     "completion",
     "version",

@@ -40,6 +40,7 @@ fn run(cli: Cli, env: &env::Env) -> Result<(), CliError> {
         Command::Validate(args) => commands::validate::run(args, env),
         Command::Nix(args) => commands::nix::run(args),
         Command::Install(args) => commands::install::run(args, env),
+        Command::RebuildCheck(args) => commands::rebuild_check::run(args, env),
     }
 }
 

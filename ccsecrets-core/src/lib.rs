@@ -43,4 +43,6 @@ pub mod install;
 pub mod instance;
 pub mod keys;
 pub mod nix;
+#[cfg(feature = "rebuild")]
+pub mod rebuild;
 pub mod sops;

@@ -10,6 +10,7 @@ pub mod groups;
 pub mod install;
 pub mod keygen;
 pub mod nix;
+pub mod rebuild_check;
 pub mod rotate;
 pub mod set;
 pub mod ssh_to_age;

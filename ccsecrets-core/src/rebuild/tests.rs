@@ -1,0 +1,150 @@
+use super::procedure::{parse, ProcedureError};
+use super::tls::{handshake, Roots, TlsError};
+use super::*;
+
+const DOMAIN: &str = "ci.example.test";
+
+struct Pki {
+    ca: String,
+    fullchain: String,
+    key: String,
+}
+
+/// A CA and a wildcard leaf for `*.ci.example.test` + `ci.example.test`, valid now.
+fn pki(cn: &str) -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, cn);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec![format!("*.{DOMAIN}"), DOMAIN.into()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    Pki {
+        ca: ca_cert.pem(),
+        fullchain: format!("{}{}", leaf.pem(), ca_cert.pem()),
+        key: key.serialize_pem(),
+    }
+}
+
+#[test]
+fn handshake_verifies_chain_and_sni() {
+    let p = pki("rebuild unit CA");
+    let roots = Roots::from_pem("ca.pem", p.ca.as_bytes()).unwrap();
+    let name = format!("drone.{DOMAIN}");
+    let r = handshake(p.fullchain.as_bytes(), p.key.as_bytes(), &name, &roots).unwrap();
+    assert_eq!(r.server_name, name);
+    assert_eq!(r.protocol, "TLSv1_3");
+    assert_eq!(r.chain_len, 2);
+    assert_eq!(r.leaf_sha256.len(), 64);
+    assert!(r.address.starts_with("127.0.0.1:"));
+    // The apex is in the SANs too.
+    handshake(p.fullchain.as_bytes(), p.key.as_bytes(), DOMAIN, &roots).unwrap();
+}
+
+#[test]
+fn handshake_fails_on_untrusted_ca_and_wrong_name() {
+    let p = pki("rebuild unit CA");
+    let other = pki("another CA");
+    let wrong_roots = Roots::from_pem("other.pem", other.ca.as_bytes()).unwrap();
+    let e = handshake(
+        p.fullchain.as_bytes(),
+        p.key.as_bytes(),
+        &format!("drone.{DOMAIN}"),
+        &wrong_roots,
+    )
+    .unwrap_err();
+    assert!(matches!(e, TlsError::Handshake { .. }), "{e}");
+    assert!(e.to_string().contains("UnknownIssuer"), "{e}");
+
+    let roots = Roots::from_pem("ca.pem", p.ca.as_bytes()).unwrap();
+    let e = handshake(
+        p.fullchain.as_bytes(),
+        p.key.as_bytes(),
+        "drone.other.test",
+        &roots,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("not valid for name"), "{e}");
+    // A second-level name is not covered by the wildcard.
+    let e = handshake(
+        p.fullchain.as_bytes(),
+        p.key.as_bytes(),
+        &format!("a.b.{DOMAIN}"),
+        &roots,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("not valid for name"), "{e}");
+}
+
+#[test]
+fn handshake_refuses_a_key_that_is_not_the_leafs() {
+    let p = pki("rebuild unit CA");
+    let other = pki("another CA");
+    let roots = Roots::from_pem("ca.pem", p.ca.as_bytes()).unwrap();
+    let e = handshake(
+        p.fullchain.as_bytes(),
+        other.key.as_bytes(),
+        &format!("drone.{DOMAIN}"),
+        &roots,
+    )
+    .unwrap_err();
+    assert!(matches!(e, TlsError::Server(_)), "{e}");
+    assert!(!e.to_string().contains("PRIVATE KEY"), "{e}");
+}
+
+#[test]
+fn roots_from_pem_rejects_empty_bundles() {
+    let e = Roots::from_pem("empty.pem", b"no certificates here\n").unwrap_err();
+    assert!(e.to_string().contains("empty.pem"), "{e}");
+}
+
+#[test]
+fn procedure_blocks_in_order() {
+    let doc = "# Doc\n\n```sh\necho not a step\n```\n\n```sh rebuild-step one\na\nb\n```\n\
+               text\n```nix\n{ }\n```\n```sh rebuild-step two\nc\n```\n";
+    let steps = parse(doc).unwrap();
+    let names: Vec<_> = steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["one", "two"]);
+    assert_eq!(steps[0].script, "a\nb\n");
+    assert_eq!(steps[0].line, 7);
+    assert_eq!(steps[1].script, "c\n");
+}
+
+#[test]
+fn procedure_errors() {
+    assert_eq!(
+        parse("```sh rebuild-step\nx\n```\n").unwrap_err(),
+        ProcedureError::NoName { line: 1 }
+    );
+    assert!(matches!(
+        parse("\n```sh rebuild-step a\nx\n").unwrap_err(),
+        ProcedureError::Unclosed { line: 2, .. }
+    ));
+    assert!(matches!(
+        parse("```sh rebuild-step a\n```\n```sh rebuild-step a\n```\n").unwrap_err(),
+        ProcedureError::Duplicate { line: 3, .. }
+    ));
+}
+
+#[test]
+fn recorder_names_the_failed_step_and_evidence_is_json() {
+    let mut r = Recorder::new("0.0.0");
+    r.step("clean-environment", |_| Ok::<_, String>(((), "ok".into())))
+        .unwrap();
+    let e = r
+        .step("provision-key", |_| Err::<((), String), _>("no key file"))
+        .unwrap_err();
+    assert_eq!(e.to_string(), "step `provision-key` failed: no key file");
+    let ev = r.finish();
+    assert!(!ev.complete());
+    let v: serde_json::Value = serde_json::from_str(&ev.to_json()).unwrap();
+    assert_eq!(v["result"], "failed");
+    assert_eq!(v["failed_step"], "provision-key");
+    assert_eq!(v["steps"][1]["result"], "failed");
+    assert_eq!(v["steps"].as_array().unwrap().len(), 2);
+}
