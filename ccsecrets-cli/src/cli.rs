@@ -77,4 +77,7 @@ pub enum Command {
     Install(crate::commands::install::Args),
     /// Prove a cold rebuild: clone both repos, check, install, verify, TLS handshake.
     RebuildCheck(crate::commands::rebuild_check::Args),
+    /// CI guard: no plaintext secret in tree, index, history or messages; sops policy holds
+    /// (exit 0 clean, 1 findings, 2 usage/config error).
+    Check(crate::commands::check::Args),
 }

@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 
-const SUBCOMMANDS: [&str; 20] = [
+const SUBCOMMANDS: [&str; 21] = [
     "encrypt",
     "decrypt",
     "filestatus",
@@ -22,6 +22,7 @@ const SUBCOMMANDS: [&str; 20] = [
     "nix",
     "install",
     "rebuild-check",
+    "check",
     "help",
     "completion",
     "version",

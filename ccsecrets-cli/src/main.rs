@@ -41,15 +41,18 @@ fn run(cli: Cli, env: &env::Env) -> Result<(), CliError> {
         Command::Nix(args) => commands::nix::run(args),
         Command::Install(args) => commands::install::run(args, env),
         Command::RebuildCheck(args) => commands::rebuild_check::run(args, env),
+        Command::Check(args) => commands::check::run(args, env),
     }
 }
 
 fn main() {
-    let cli = match Cli::try_parse_from(legacy::translate(std::env::args_os().collect())) {
+    let args = legacy::translate(std::env::args_os().collect());
+    let usage_code = commands::check::usage_exit_code(&args);
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            // Usage errors exit 1, as in sops; --help and --version exit 0.
-            let code = if e.use_stderr() { 1 } else { 0 };
+            // Usage errors exit 1, as in sops (2 for check); --help and --version exit 0.
+            let code = if e.use_stderr() { usage_code } else { 0 };
             let _ = e.print();
             std::process::exit(code);
         }

@@ -42,6 +42,7 @@ pub mod git;
 pub mod install;
 pub mod instance;
 pub mod keys;
+pub mod leaks;
 pub mod nix;
 #[cfg(feature = "rebuild")]
 pub mod rebuild;

@@ -1,5 +1,6 @@
 //! One file per subcommand, plus the input/output plumbing they share.
 
+pub mod check;
 pub mod decrypt;
 pub mod edit;
 pub mod encrypt;
