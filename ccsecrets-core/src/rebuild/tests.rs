@@ -148,3 +148,93 @@ fn recorder_names_the_failed_step_and_evidence_is_json() {
     assert_eq!(v["steps"][1]["result"], "failed");
     assert_eq!(v["steps"].as_array().unwrap().len(), 2);
 }
+
+fn secret_set(p: &Pki) -> crate::instance::SecretSet {
+    use crate::sops::tree::{Map, Value};
+    let m = |entries: &[(&str, &str)]| {
+        let mut m = Map::new();
+        for (k, v) in entries {
+            m.push(*k, Value::Str((*v).to_owned()));
+        }
+        Value::Map(m)
+    };
+    let mut doc = Map::new();
+    doc.push(
+        "tls",
+        m(&[("fullchain", &p.fullchain), ("privkey", &p.key)]),
+    );
+    doc.push(
+        "drone",
+        m(&[
+            ("oauth_client_id", "1ad7fd56-7138-4f11-bbd2-dbea3acdfcef"),
+            (
+                "oauth_client_secret",
+                "gto_2o4jwihwrqp22v6h4x7rylmdlv4jfltitz5w5bfkw3kpffrqcvona",
+            ),
+            ("rpc_secret", "9f3c1d7e5b2a4c6e8d0f1a3b5c7e9d2f"),
+        ]),
+    );
+    doc.push(
+        "webhook",
+        m(&[(
+            "hmac",
+            "7bb97d1312b2cc952b053ca548e6229104bb2ab634be12c7c42f5b3ac922c2cb",
+        )]),
+    );
+    doc.push("registry", Value::Seq(vec![]));
+    crate::instance::SecretSet::from_map(&doc).unwrap()
+}
+
+#[test]
+fn verify_installed_catches_missing_mode_content_and_absolute_links() {
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+    let p = pki("rebuild unit CA");
+    let set = secret_set(&p);
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let e = verify::verify_installed(&set, root).unwrap_err();
+    assert!(matches!(e, verify::VerifyError::Missing { .. }), "{e}");
+    assert!(e.to_string().contains("tls.fullchain"), "{e}");
+    let write = |path: &std::path::Path, bytes: &[u8], mode: u32| {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        if path.exists() {
+            fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        fs::write(path, bytes).unwrap();
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    };
+    for s in set.secrets() {
+        let path = crate::install::under(root, &s.target.path);
+        write(&path, s.value.expose().as_bytes(), s.target.mode);
+    }
+    let files = verify::verify_installed(&set, root).unwrap();
+    assert_eq!(files.len(), set.secrets().len());
+    assert_eq!(files[1].mode, 0o400);
+
+    let key = &set.tls.privkey;
+    let key_path = crate::install::under(root, &key.target.path);
+    fs::set_permissions(&key_path, fs::Permissions::from_mode(0o644)).unwrap();
+    let e = verify::verify_installed(&set, root).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            verify::VerifyError::Mode {
+                found: 0o644,
+                want: 0o400,
+                ..
+            }
+        ),
+        "{e}"
+    );
+
+    write(&key_path, b"something else", key.target.mode);
+    let e = verify::verify_installed(&set, root).unwrap_err();
+    assert!(matches!(e, verify::VerifyError::Content { .. }), "{e}");
+    assert!(!e.to_string().contains("something else"), "{e}");
+
+    fs::remove_file(&key_path).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", &key_path).unwrap();
+    let e = verify::verify_installed(&set, root).unwrap_err();
+    assert!(matches!(e, verify::VerifyError::AbsoluteLink { .. }), "{e}");
+}
