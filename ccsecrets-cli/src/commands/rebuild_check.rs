@@ -37,6 +37,11 @@ const KEY_PATH: &str = "var/lib/sops-nix/key.txt";
 /// The bundled example (`--example`): the source tree's fixtures.
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
 
+/// [`FIXTURES`] without the `..`, when it exists.
+fn fixtures_dir() -> PathBuf {
+    fs::canonicalize(FIXTURES).unwrap_or_else(|_| PathBuf::from(FIXTURES))
+}
+
 /// Run the cold-rebuild check: clone the base and instance repos (gix; file://, git://,
 /// ssh:// URLs or paths), run `check` without and with the bootstrap key, `install` into a
 /// fresh root, verify every installed secret's path, mode and content, then serve the
@@ -99,10 +104,10 @@ pub fn run(args: Args, env: &crate::env::Env) -> Result<(), CliError> {
         Some(ex) => (
             ex.base_url(),
             ex.instance_url(),
-            PathBuf::from(FIXTURES).join("keys/key1.txt"),
+            fixtures_dir().join("keys/key1.txt"),
             args.ca_bundle
                 .clone()
-                .or_else(|| Some(PathBuf::from(FIXTURES).join("certs/ca.crt"))),
+                .or_else(|| Some(fixtures_dir().join("certs/ca.crt"))),
         ),
         None => (
             args.base.clone().unwrap_or_default(),
@@ -112,7 +117,10 @@ pub fn run(args: Args, env: &crate::env::Env) -> Result<(), CliError> {
         ),
     };
     if example.is_some() {
-        println!("example instance: {FIXTURES}/example-instance (TEST key fixtures/keys/key1.txt)");
+        println!(
+            "example instance: {} (TEST bootstrap key fixtures/keys/key1.txt, test CA fixtures/certs/ca.crt)",
+            fixtures_dir().join("example-instance").display()
+        );
     }
 
     let key = absolute(&key)?;
@@ -585,7 +593,7 @@ struct Example {
 
 impl Example {
     fn start(env: &crate::env::Env) -> Result<Example, CliError> {
-        let fixtures = Path::new(FIXTURES);
+        let fixtures = &fixtures_dir();
         let err = |m: String| CliError::new(code::GENERIC, format!("--example: {m}"));
         if !fixtures.join("example-instance/instance.nix").is_file() {
             return Err(err(format!(
