@@ -292,3 +292,42 @@ fn list_items_are_refused_with_a_hint() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn committed_example_glue_is_current() {
+    let fixture_dir = fixture("example-instance");
+    assert_eq!(
+        ccsecrets_core::nix::glue_findings(&fixture_dir).unwrap(),
+        vec![],
+        "fixtures/example-instance/sops-nix.json disagrees with secrets.yaml"
+    );
+    let sb = Sandbox::new();
+    let inst = instance_copy(&sb);
+    let mut c = sb.ccsecrets();
+    c.args(["nix", "--write", "--instance"]).arg(&inst);
+    ok(run(c, None), "ccsecrets nix --write");
+    assert_eq!(
+        std::fs::read(inst.join("sops-nix.json")).unwrap(),
+        std::fs::read(fixture_dir.join("sops-nix.json")).unwrap(),
+        "regenerate fixtures/example-instance/sops-nix.json with ccsecrets nix --write"
+    );
+    // And the module evaluates over the committed fixture itself.
+    let decl = repo_root().join("nix/declarations.nix");
+    let expr = format!(
+        "builtins.attrNames (import {} {{ instance = {}; }}).secrets",
+        nix_str(decl.to_str().unwrap()),
+        nix_str(fixture_dir.to_str().unwrap())
+    );
+    let got = eval_json(&sb, &["--expr", &expr]);
+    assert_eq!(
+        got,
+        json!([
+            "drone/oauth_client_id",
+            "drone/oauth_client_secret",
+            "drone/rpc_secret",
+            "tls/fullchain",
+            "tls/privkey",
+            "webhook/hmac"
+        ])
+    );
+}

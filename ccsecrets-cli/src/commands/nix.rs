@@ -76,17 +76,19 @@ pub fn run(args: Args) -> Result<(), CliError> {
             crate::output::info(&format!("{}: up to date", path.display()));
             return Ok(());
         }
-        // Not a secret: world-readable like any other committed file.
         fsutil::write_atomic(&path, glue.as_bytes(), Some(&stamp))
             .map_err(|e| CliError::write(&e))?;
-        let mut perms = std::fs::metadata(&path)
-            .map_err(|e| CliError::new(code::COULD_NOT_WRITE_OUTPUT, e.to_string()))?
-            .permissions();
         if stamp == FileStamp::absent() {
+            // Not a secret: a new file is world-readable like any other committed file.
             use std::os::unix::fs::PermissionsExt;
-            perms.set_mode(0o644);
-            std::fs::set_permissions(&path, perms)
-                .map_err(|e| CliError::new(code::COULD_NOT_WRITE_OUTPUT, e.to_string()))?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).map_err(
+                |e| {
+                    CliError::new(
+                        code::COULD_NOT_WRITE_OUTPUT,
+                        format!("{}: {e}", path.display()),
+                    )
+                },
+            )?;
         }
         crate::output::info(&format!(
             "{}: {} secrets declared; commit it with secrets/secrets.yaml",

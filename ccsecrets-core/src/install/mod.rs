@@ -17,7 +17,9 @@
 //! - **Idempotent.** When the live generation already holds exactly the wanted files
 //!   (content, mode, owner, group, no others), no generation is made.
 //! - **Pruning.** Generations older than the newest `keep_generations` are wiped and removed
-//!   (sops-nix's `keepGenerations`, default 1; 0 keeps all).
+//!   (sops-nix's `keepGenerations`, default 1; 0 keeps all), and so is any `.new-*`
+//!   directory an interrupted install left behind. Installs into one root are not meant to
+//!   run concurrently; if they do, a clash makes one of them fail and install nothing.
 //! - **Custom paths** (the certificate path) are symlinks to `/run/secrets/<key>`, made
 //!   *relative*, so the tree is valid both where it was written and when `ROOT` is `/`. They
 //!   point through the stable `run/secrets` link, so a switch updates them too.
@@ -40,7 +42,7 @@ use std::path::{Component, Path, PathBuf};
 use zeroize::Zeroizing;
 
 use crate::fsutil::wipe_dir;
-use crate::instance::secrets::{sops_nix_key, RUN_SECRETS_DIR};
+use crate::instance::secrets::RUN_SECRETS_DIR;
 use crate::instance::{Instance, SecretSet, SecretSetError};
 use crate::keys::Identity;
 use crate::sops::document::{DecryptError, DecryptOptions, EncryptedFile};
@@ -246,11 +248,25 @@ pub fn install_set(set: &SecretSet, opts: &InstallOptions) -> Result<Report, Ins
     let mut link_paths = BTreeSet::new();
     for s in set.secrets() {
         let t = &s.target;
-        let key = sops_nix_key(&s.name);
         let target_err = |message: String| InstallError::Target {
             secret: s.name.clone(),
             message,
         };
+        // The file's name inside the generation: the sops-nix key, as sops-nix names it. A
+        // list item is fine here (only sops-nix's lookup cannot reach it); an ambiguous
+        // `extra` name is not.
+        let key = match crate::nix::secret_key(&s.name) {
+            Ok(k) | Err(crate::nix::NixError::ListItem { key: k, .. }) => k,
+            Err(e) => return Err(target_err(e.to_string())),
+        };
+        let key_ok = Path::new(&key)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)));
+        if key.is_empty() || !key_ok {
+            return Err(target_err(format!(
+                "key `{key}` is not a plain relative file name"
+            )));
+        }
         check_host_path(&t.path).map_err(&target_err)?;
         let uid = accounts.uid(&t.owner).map_err(&target_err)?;
         let gid = accounts.gid(&t.group).map_err(&target_err)?;
@@ -316,6 +332,12 @@ pub fn install_set(set: &SecretSet, opts: &InstallOptions) -> Result<Report, Ins
     }
 
     let root = &opts.root;
+    // Named before anything is written, so a chain that does not parse installs nothing.
+    let swarm = if opts.swarm {
+        swarm_secrets(set, root)?
+    } else {
+        Vec::new()
+    };
     let run_dir = root.join("run");
     let gens = root.join(GENERATIONS_DIR);
     let live = root.join(LIVE_LINK);
@@ -336,23 +358,22 @@ pub fn install_set(set: &SecretSet, opts: &InstallOptions) -> Result<Report, Ins
     let mut generation = current.unwrap_or(0);
     let mut new_dir = None;
     if !unchanged {
-        generation = next_generation(&gens, current)?;
+        generation = next_generation(&gens, current);
         mkdir_all(&run_dir, 0o755)?;
         mkdir_all(&gens, 0o751)?;
         let tmp = hidden_sibling(&gens, ".new")?;
         fs::DirBuilder::new()
             .mode(0o751)
             .create(&tmp)
+            .and_then(|()| fs::set_permissions(&tmp, fs::Permissions::from_mode(0o751)))
             .map_err(io_at(&tmp))?;
         if let Err(e) = write_generation(&tmp, &plan, opts.chown) {
             wipe_dir(&tmp);
             return Err(e);
         }
+        // `generation` is above every existing number, so `dest` is new; if another install
+        // made it meanwhile the rename fails and this one installs nothing.
         let dest = gens.join(generation.to_string());
-        if fs::symlink_metadata(&dest).is_ok() {
-            // Left over from an interrupted run; never the live one (checked above).
-            wipe_dir(&dest);
-        }
         if let Err(e) = fs::rename(&tmp, &dest) {
             wipe_dir(&tmp);
             return Err(io_at(&dest)(e));
@@ -393,11 +414,6 @@ pub fn install_set(set: &SecretSet, opts: &InstallOptions) -> Result<Report, Ins
     // 6. Prune.
     let pruned = prune(&gens, generation, opts.keep_generations);
 
-    let swarm = if opts.swarm {
-        swarm_secrets(set, root)?
-    } else {
-        Vec::new()
-    };
     Ok(Report {
         generation,
         changed: !unchanged,
@@ -531,12 +547,13 @@ fn live_generation(live: &Path) -> Result<Option<u64>, InstallError> {
 }
 
 /// The next free number above the live one and every existing generation.
-fn next_generation(gens: &Path, current: Option<u64>) -> Result<u64, InstallError> {
-    let mut max = current.unwrap_or(0);
-    for n in list_generations(gens) {
-        max = max.max(n);
-    }
-    Ok(max + 1)
+fn next_generation(gens: &Path, current: Option<u64>) -> u64 {
+    list_generations(gens)
+        .into_iter()
+        .chain(current)
+        .max()
+        .unwrap_or(0)
+        + 1
 }
 
 fn list_generations(gens: &Path) -> Vec<u64> {
@@ -605,8 +622,19 @@ fn collect_files(dir: &Path, rel: &Path, out: &mut BTreeSet<PathBuf>) -> bool {
 fn write_generation(dir: &Path, plan: &[Planned<'_>], chown: bool) -> Result<(), InstallError> {
     for p in plan {
         let f = dir.join(&p.key);
-        if let Some(parent) = f.parent() {
-            mkdir_all(parent, 0o751)?;
+        // Every directory inside the generation is 0751 whatever the umask, so each owner
+        // can reach its own file.
+        let mut sub = dir.to_path_buf();
+        for part in Path::new(&p.key)
+            .parent()
+            .into_iter()
+            .flat_map(Path::components)
+        {
+            sub.push(part);
+            if !sub.is_dir() {
+                fs::create_dir(&sub).map_err(io_at(&sub))?;
+            }
+            fs::set_permissions(&sub, fs::Permissions::from_mode(0o751)).map_err(io_at(&sub))?;
         }
         let mut file = OpenOptions::new()
             .write(true)
@@ -677,8 +705,14 @@ fn replace_with_symlink(at: &Path, target: &Path) -> Result<(), InstallError> {
     Ok(())
 }
 
-/// Removes (wiping files first) every generation older than the newest `keep`, never `live`.
+/// Removes (wiping files first) every generation older than the newest `keep`, never `live`,
+/// and any `.new-*` directory an interrupted install left behind (it may hold plaintext).
 fn prune(gens: &Path, live: u64, keep: usize) -> Vec<u64> {
+    for e in fs::read_dir(gens).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with(".new-") {
+            wipe_dir(&e.path());
+        }
+    }
     if keep == 0 {
         return Vec::new();
     }

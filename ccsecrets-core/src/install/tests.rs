@@ -154,3 +154,71 @@ fn a_directory_in_the_way_installs_nothing() {
     assert!(matches!(e, InstallError::Conflict { .. }), "{e}");
     assert!(!root.path().join("run").exists());
 }
+
+#[test]
+fn swarm_with_an_unparsable_chain_installs_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let mut opts = InstallOptions::new(root.path());
+    opts.swarm = true;
+    let e = install_set(&set("x"), &opts).unwrap_err();
+    assert!(e.to_string().contains("swarm"), "{e}");
+    assert!(!root.path().join("run").exists());
+}
+
+#[test]
+fn generation_directories_are_0751() {
+    let root = tempfile::tempdir().unwrap();
+    install_set(&set("x"), &InstallOptions::new(root.path())).unwrap();
+    let g = root.path().join("run/secrets.d/1");
+    assert_eq!(mode(&g), 0o751);
+    assert_eq!(mode(&g.join("drone")), 0o751);
+}
+
+#[test]
+fn leftovers_of_an_interrupted_install_are_wiped() {
+    let root = tempfile::tempdir().unwrap();
+    let opts = InstallOptions::new(root.path());
+    install_set(&set("a"), &opts).unwrap();
+    let stale = root.path().join("run/secrets.d/.new-0123456789ab");
+    fs::create_dir_all(stale.join("drone")).unwrap();
+    fs::write(stale.join("drone/rpc_secret"), b"plaintext").unwrap();
+    // Even a run that changes nothing cleans up.
+    let r = install_set(&set("a"), &opts).unwrap();
+    assert!(!r.changed);
+    assert!(!stale.exists());
+    assert_eq!(list_generations(&root.path().join(GENERATIONS_DIR)), [1]);
+}
+
+#[test]
+fn a_key_that_climbs_out_of_the_generation_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let Value::Map(mut m) = map(&[
+        (
+            "tls",
+            map(&[("fullchain", s("chain")), ("privkey", s("key"))]),
+        ),
+        (
+            "drone",
+            map(&[
+                ("oauth_client_id", s("id")),
+                ("oauth_client_secret", s("secret")),
+                ("rpc_secret", s("rpc")),
+            ]),
+        ),
+        ("webhook", map(&[("hmac", s("hmac"))])),
+    ]) else {
+        unreachable!()
+    };
+    m.push("extra", map(&[("../../../escaped", s("x"))]));
+    let mut set = SecretSet::from_map(&m).unwrap();
+    // Even with a custom path, the file inside the generation would escape it.
+    for sec in set.secrets_mut() {
+        if sec.name.starts_with("extra.") {
+            sec.target.path = "/srv/ok".into();
+        }
+    }
+    let e = install_set(&set, &InstallOptions::new(root.path())).unwrap_err();
+    assert!(e.to_string().contains("must not contain"), "{e}");
+    assert!(!root.path().join("run").exists());
+    assert!(!root.path().parent().unwrap().join("escaped").exists());
+}

@@ -130,6 +130,15 @@ pub enum NixError {
         /// The sops-nix key it would need (`registry/0/password`).
         key: String,
     },
+    /// A secret's name cannot be turned into a sops-nix key without ambiguity.
+    #[error(
+        "`{secret}`: an `extra` secret's name must not contain `.` or `/` (ccsecrets names \
+         are `.`-separated and sops-nix keys `/`-separated, so it would name another path)"
+    )]
+    AmbiguousName {
+        /// The secret.
+        secret: String,
+    },
     /// The committed glue file is not in the form `ccsecrets nix --write` writes.
     #[error("{}: {message}", path.display())]
     Glue {
@@ -150,13 +159,7 @@ impl Declarations {
     ) -> Result<Declarations, NixError> {
         let mut secrets = Vec::new();
         for s in set.secrets() {
-            let key = sops_nix_key(&s.name);
-            if s.name.contains('[') {
-                return Err(NixError::ListItem {
-                    secret: s.name.clone(),
-                    key,
-                });
-            }
+            let key = secret_key(&s.name)?;
             secrets.push(Declaration {
                 secret: s.name.clone(),
                 key,
@@ -261,6 +264,29 @@ impl Declarations {
         out.push_str("}\n}\n");
         out
     }
+}
+
+/// The sops-nix key of a secret (`tls.fullchain` → `tls/fullchain`), which is also its file
+/// name inside an install generation. Refuses what sops-nix cannot address: an item of a
+/// list (`registry[0].password`, [`NixError::ListItem`]) and an `extra` name holding `.` or
+/// `/`, or being empty (`extra.db.password` would become `extra/db/password`, another path;
+/// [`NixError::AmbiguousName`]).
+pub fn secret_key(name: &str) -> Result<String, NixError> {
+    let key = sops_nix_key(name);
+    if name.contains('[') {
+        return Err(NixError::ListItem {
+            secret: name.to_owned(),
+            key,
+        });
+    }
+    if let Some(rest) = name.strip_prefix("extra.") {
+        if rest.is_empty() || rest.contains(['.', '/']) {
+            return Err(NixError::AmbiguousName {
+                secret: name.to_owned(),
+            });
+        }
+    }
+    Ok(key)
 }
 
 /// A mode as sops-nix writes it: four octal digits (`0400`).
@@ -426,7 +452,8 @@ pub fn glue_findings(instance_dir: &Path) -> Result<Vec<GlueFinding>, NixError> 
     let mut out = Vec::new();
     let mut seen = Vec::new();
     for s in set.secrets() {
-        let key = sops_nix_key(&s.name);
+        // A secret sops-nix cannot address cannot be declared: it counts as undeclared.
+        let key = secret_key(&s.name).unwrap_or_else(|_| sops_nix_key(&s.name));
         let entry = glue.iter().find(|(name, _)| *name == key);
         match entry {
             None => out.push(finding(&key, GlueProblem::PresentButUndeclared)),

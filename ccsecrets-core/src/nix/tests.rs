@@ -223,3 +223,19 @@ fn malformed_glue_is_an_error_naming_the_file() {
     let e = glue_findings(dir.path()).unwrap_err().to_string();
     assert!(e.contains(GLUE_FILE), "{e}");
 }
+
+#[test]
+fn dotted_extra_names_are_refused() {
+    assert_eq!(secret_key("extra.grafana").unwrap(), "extra/grafana");
+    assert_eq!(secret_key("tls.fullchain").unwrap(), "tls/fullchain");
+    for bad in ["extra.db.password", "extra.a/b", "extra."] {
+        assert!(
+            matches!(secret_key(bad), Err(NixError::AmbiguousName { .. })),
+            "{bad}"
+        );
+    }
+    let dir = instance_with(doc(&["db.password"], 0));
+    let inst = Instance::open(dir.path()).unwrap();
+    let e = Declarations::for_instance(&inst, HostKeys::default()).unwrap_err();
+    assert!(e.to_string().contains("extra.db.password"), "{e}");
+}
