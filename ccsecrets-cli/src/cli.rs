@@ -80,4 +80,7 @@ pub enum Command {
     /// CI guard: no plaintext secret in tree, index, history or messages; sops policy holds
     /// (exit 0 clean, 1 findings, 2 usage/config error).
     Check(crate::commands::check::Args),
+    /// Text view of a sops file for git's diff textconv (keys and recipients without a key,
+    /// decrypted values with one).
+    DiffTextconv(crate::commands::diff_textconv::Args),
 }

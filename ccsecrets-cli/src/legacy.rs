@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 
-const SUBCOMMANDS: [&str; 21] = [
+const SUBCOMMANDS: [&str; 22] = [
     "encrypt",
     "decrypt",
     "filestatus",
@@ -23,6 +23,7 @@ const SUBCOMMANDS: [&str; 21] = [
     "install",
     "rebuild-check",
     "check",
+    "diff-textconv",
     "help",
     "completion",
     "version",

@@ -42,6 +42,7 @@ fn run(cli: Cli, env: &env::Env) -> Result<(), CliError> {
         Command::Install(args) => commands::install::run(args, env),
         Command::RebuildCheck(args) => commands::rebuild_check::run(args, env),
         Command::Check(args) => commands::check::run(args, env),
+        Command::DiffTextconv(args) => commands::diff_textconv::run(args, env),
     }
 }
 

@@ -151,48 +151,45 @@ fn config_error(e: &CheckError) -> CliError {
     err
 }
 
-/// A one-line progress display of history walks on stderr, only when it is a terminal.
+/// A spinner with counts (indicatif) while history is walked, on stderr and only when stderr
+/// is a terminal.
 struct ProgressLine {
-    enabled: bool,
-    shown: bool,
+    bar: Option<indicatif::ProgressBar>,
 }
 
 impl ProgressLine {
     fn new() -> Self {
-        ProgressLine {
-            enabled: std::io::stderr().is_terminal(),
-            shown: false,
-        }
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.set_message("checking the work tree");
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        ProgressLine { bar }
     }
 
     fn update(&mut self, p: Progress) {
-        if !self.enabled {
-            return;
-        }
-        let mut err = std::io::stderr().lock();
+        let Some(bar) = &self.bar else { return };
         match p {
             Progress::History {
                 repo,
                 commits,
                 blobs,
-            } => {
-                let _ = write!(
-                    err,
-                    "\r\x1b[2Kchecking {} history: {commits} commits, {blobs} blobs",
-                    repo.name()
-                );
-                self.shown = true;
+            } => bar.set_message(format!(
+                "checking {} history: {commits} commits, {blobs} blobs",
+                repo.name()
+            )),
+            Progress::HistoryDone { repo } => {
+                bar.set_message(format!("checking {}: index and work tree", repo.name()))
             }
-            Progress::HistoryDone { .. } => self.finish(),
             _ => {}
         }
-        let _ = err.flush();
     }
 
     fn finish(&mut self) {
-        if self.shown {
-            let _ = write!(std::io::stderr(), "\r\x1b[2K");
-            self.shown = false;
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
         }
     }
 }

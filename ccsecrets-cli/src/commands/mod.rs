@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod decrypt;
+pub mod diff_textconv;
 pub mod edit;
 pub mod encrypt;
 pub mod exec_env;

@@ -89,6 +89,17 @@ pub struct Hit {
     pub detection: Detection,
     /// The line it starts on.
     pub line: usize,
+    /// A digest of the matched secret (SHA-256, truncated), to report the same secret in the
+    /// same file once across its versions. In memory only: never printed or stored.
+    pub digest: [u8; 16],
+}
+
+/// SHA-256 of `bytes`, truncated to 16 bytes.
+pub fn digest(bytes: &[u8]) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&Sha256::digest(bytes)[..16]);
+    out
 }
 
 /// The 1-based line of byte `offset` in `data`.
@@ -98,12 +109,23 @@ pub fn line_of(data: &[u8], offset: usize) -> usize {
 
 /// Runs every detector over `data`, appending hits in order of appearance per detector.
 pub fn detect(data: &[u8], out: &mut Vec<Hit>) {
+    detect_with(data, true, out);
+}
+
+/// Runs the key detectors, and the assignment rule when `assignments` is true (the check
+/// leaves it out for sops files, whose plaintext values the sops policy reports by key).
+pub fn detect_with(data: &[u8], assignments: bool, out: &mut Vec<Hit>) {
     pem_keys(data, out);
     age_keys(data, out);
     let probe = &data[..data.len().min(8000)];
-    if memchr::memchr(0, probe).is_none() {
-        assignments(data, out);
+    if assignments && memchr::memchr(0, probe).is_none() {
+        self::assignments(data, out);
     }
+}
+
+/// Whether `data` looks like a sops file (holds `ENC[AES256_GCM,` and `sops`).
+pub fn looks_like_sops(data: &[u8]) -> bool {
+    memmem::find(data, b"ENC[AES256_GCM,").is_some() && memmem::find(data, b"sops").is_some()
 }
 
 fn pem_keys(data: &[u8], out: &mut Vec<Hit>) {
@@ -126,22 +148,75 @@ fn pem_keys(data: &[u8], out: &mut Vec<Hit>) {
             b"ENCRYPTED PRIVATE KEY" => PemKind::Pkcs8Encrypted,
             _ => PemKind::Other,
         };
-        // A key has a body: at least 64 base64 characters before its END line (stubs such as
-        // documentation's `-----BEGIN PRIVATE KEY-----\n...` do not count).
-        let body = &rest[label_end + 5..];
-        let window = &body[..body.len().min(2048)];
-        let end = memmem::find(window, b"-----END").unwrap_or(window.len());
-        let b64 = window[..end]
-            .iter()
-            .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
-            .count();
-        if b64 >= 64 {
+        let b64 = pem_body(&rest[label_end + 5..]);
+        if b64.len() >= 64 {
             out.push(Hit {
                 detection: Detection::PemPrivateKey(kind),
                 line: line_of(data, start),
+                digest: digest(&b64),
             });
         }
     }
+}
+
+/// The base64 body after a `-----BEGIN … PRIVATE KEY-----` marker: the rest of the marker's
+/// line must be empty, then lines of base64 (headers such as `Proc-Type:` skipped) up to the
+/// END line or the first line that is not base64. Lines may be indented, quoted or commented
+/// (`#`), or joined by a literal `\n` (JSON, escaped strings). A key has at least 64 base64
+/// characters; documentation stubs (`...`) and prose after a marker do not.
+fn pem_body(after: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
+    let window = &after[..after.len().min(8192)];
+    let mut out = zeroize::Zeroizing::new(Vec::new());
+    let trim = |b: &u8| {
+        b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b',' | b'#' | b'+' | b';' | b'\\')
+    };
+    for (i, raw) in split_pem_lines(window).enumerate() {
+        let start = raw.iter().position(|b| !trim(b)).unwrap_or(raw.len());
+        let end = raw.iter().rposition(|b| !trim(b)).map_or(start, |e| e + 1);
+        let line = &raw[start..end.max(start)];
+        if i == 0 {
+            if line.is_empty() {
+                continue;
+            }
+            break;
+        }
+        if line.starts_with(b"-----END") {
+            break;
+        }
+        if line.is_empty() || line.contains(&b':') {
+            continue;
+        }
+        if line
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+        {
+            out.extend_from_slice(line);
+        } else {
+            break;
+        }
+    }
+    out
+}
+
+/// Splits on newlines and on the two-character escape `\n`.
+fn split_pem_lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = data;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let nl = memchr::memchr(b'\n', rest);
+        let esc = memmem::find(rest, b"\\n");
+        let (end, skip) = match (nl, esc) {
+            (Some(a), Some(b)) if b < a => (b, 2),
+            (Some(a), _) => (a, 1),
+            (None, Some(b)) => (b, 2),
+            (None, None) => (rest.len(), 0),
+        };
+        let line = &rest[..end];
+        rest = &rest[(end + skip).min(rest.len())..];
+        Some(line)
+    })
 }
 
 const BECH32: &[u8] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7lQPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L";
@@ -159,6 +234,7 @@ fn age_keys(data: &[u8], out: &mut Vec<Hit>) {
             out.push(Hit {
                 detection: Detection::AgeSecretKey,
                 line: line_of(data, start),
+                digest: digest(&rest[..n]),
             });
         }
     }
@@ -232,6 +308,7 @@ fn assignments(data: &[u8], out: &mut Vec<Hit>) {
                     entropy,
                 },
                 line: line_of(data, value.start()),
+                digest: digest(v),
             });
         }
     }
@@ -261,10 +338,11 @@ pub fn shannon_entropy(s: &[u8]) -> f64 {
 mod tests {
     use super::*;
 
-    fn run(text: &str) -> Vec<Hit> {
+    /// What and where (the digest is checked separately).
+    fn run(text: &str) -> Vec<(Detection, usize)> {
         let mut out = Vec::new();
         detect(text.as_bytes(), &mut out);
-        out
+        out.into_iter().map(|h| (h.detection, h.line)).collect()
     }
 
     fn body(n: usize) -> String {
@@ -291,13 +369,27 @@ mod tests {
             );
             assert_eq!(
                 run(&text),
-                vec![Hit {
-                    detection: Detection::PemPrivateKey(kind),
-                    line: 3
-                }],
+                vec![(Detection::PemPrivateKey(kind), 3)],
                 "{label}"
             );
         }
+    }
+
+    #[test]
+    fn pem_in_json_yaml_and_comments() {
+        let b = body(64);
+        for text in [
+            format!("{{\"key\": \"-----BEGIN PRIVATE KEY-----\\n{b}\\n{b}\\n-----END PRIVATE KEY-----\\n\"}}"),
+            format!("tls:\n  key: |\n    -----BEGIN EC PRIVATE KEY-----\n    {b}\n    -----END EC PRIVATE KEY-----\n"),
+            format!("# -----BEGIN RSA PRIVATE KEY-----\n# Proc-Type: 4,ENCRYPTED\n# DEK-Info: AES-128-CBC,00FF\n#\n# {b}\n# -----END RSA PRIVATE KEY-----\n"),
+        ] {
+            assert_eq!(run(&text).len(), 1, "{text}");
+        }
+        // Prose after a marker is not a body.
+        let prose = format!(
+            "`-----BEGIN … PRIVATE KEY-----` (RSA, EC, DSA) followed by {b} characters\n{b}\n"
+        );
+        assert!(run(&prose).is_empty());
     }
 
     #[test]
@@ -320,8 +412,7 @@ mod tests {
         let key = "AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSHN7RWW";
         let hits = run(&format!("#!/bin/sh\nexport K={key}\n"));
         assert_eq!(hits.len(), 1, "{hits:?}");
-        assert_eq!(hits[0].detection, Detection::AgeSecretKey);
-        assert_eq!(hits[0].line, 2);
+        assert_eq!(hits[0], (Detection::AgeSecretKey, 2));
         // Too short, or the documentation form.
         assert!(run("AGE-SECRET-KEY-1QYQSZQGPQYQ\nAGE-SECRET-KEY-1...").is_empty());
     }
@@ -338,10 +429,7 @@ mod tests {
         ] {
             let hits = run(&text);
             assert_eq!(hits.len(), 1, "{text}: {hits:?}");
-            assert!(matches!(
-                hits[0].detection,
-                Detection::EntropyAssignment { .. }
-            ));
+            assert!(matches!(hits[0].0, Detection::EntropyAssignment { .. }));
         }
     }
 
@@ -379,6 +467,32 @@ mod tests {
         detect(&data, &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].detection, Detection::AgeSecretKey);
+    }
+
+    #[test]
+    fn the_digest_identifies_the_secret_not_its_layout() {
+        let body = body(80);
+        let mut a = Vec::new();
+        detect(
+            format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n").as_bytes(),
+            &mut a,
+        );
+        let mut b = Vec::new();
+        let indented = format!(
+            "key: |\n    -----BEGIN PRIVATE KEY-----\n    {body}\n    -----END PRIVATE KEY-----\n"
+        );
+        detect(indented.as_bytes(), &mut b);
+        assert_eq!(a[0].digest, b[0].digest);
+        let mut c = Vec::new();
+        detect(
+            format!(
+                "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+                &body[1..]
+            )
+            .as_bytes(),
+            &mut c,
+        );
+        assert_ne!(a[0].digest, c[0].digest);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! - run every check on one or two repos: [`check`] with [`CheckOptions`], giving a
 //!   [`Report`] of [`Finding`]s;
 //! - render it: [`report::human`], [`report::json`], [`report::sarif`];
-//! - only the content detectors (PEM and age keys, entropy assignments): [`detect::detect`].
+//! - only the content detectors (PEM and age keys, entropy assignments): [`detect::detect`];
+//! - a text view of a sops file for `git diff` (textconv): [`textconv::textconv`].
 //!
 //! What runs:
 //! - **keyless**, on each repo's work tree (or its index with `staged`): every file a
@@ -31,6 +32,7 @@ pub mod known;
 pub mod policy;
 pub mod report;
 mod scan;
+pub mod textconv;
 
 #[cfg(test)]
 mod tests;
@@ -532,7 +534,23 @@ pub(crate) struct Target {
     pub role: RepoRole,
     pub repo: git::Repo,
     pub root: PathBuf,
+    /// The directory given, relative to the work tree root, with a trailing `/` (empty when
+    /// it is the root): an instance can live in a subdirectory of a repository.
+    pub prefix: String,
     pub instance: Option<Instance>,
+}
+
+impl Target {
+    /// The directory given (`root` joined with `prefix`).
+    pub fn dir(&self) -> PathBuf {
+        self.root.join(&self.prefix)
+    }
+
+    /// Whether `path` (relative to the root) is the instance's `secrets/secrets.yaml`.
+    pub fn is_secrets_file(&self, path: &str) -> bool {
+        self.instance.is_some()
+            && path.strip_prefix(self.prefix.as_str()) == Some(crate::instance::SECRETS_FILE)
+    }
 }
 
 /// Runs every check. `progress` is told how far the history walks are (for a progress bar).
@@ -567,10 +585,15 @@ pub fn check(
 fn open_target(role: RepoRole, path: &Path) -> Result<Target, CheckError> {
     let repo = git::Repo::open(path)?;
     let root = repo.workdir().to_owned();
+    let dir = std::fs::canonicalize(path).unwrap_or_else(|_| root.clone());
+    let prefix = match dir.strip_prefix(&root) {
+        Ok(rel) if !rel.as_os_str().is_empty() => format!("{}/", rel.to_string_lossy()),
+        _ => String::new(),
+    };
     let instance = if role == RepoRole::Base {
         None
     } else {
-        match Instance::open(&root) {
+        match Instance::open(&root.join(&prefix)) {
             Ok(i) => Some(i),
             Err(InstanceError::NotAnInstance(_)) => None,
             Err(e) => return Err(e.into()),
@@ -580,6 +603,7 @@ fn open_target(role: RepoRole, path: &Path) -> Result<Target, CheckError> {
         role,
         repo,
         root,
+        prefix,
         instance,
     })
 }

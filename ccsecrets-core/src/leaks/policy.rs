@@ -38,8 +38,9 @@ pub struct PolicyContext<'a> {
     pub config: Option<&'a Config>,
     /// The bootstrap recipient every file must have (instance repos that declare it).
     pub bootstrap: Option<&'a str>,
-    /// Whether sops-nix decrypts the repo's `secrets/` files (an instance repo).
-    pub sops_nix: bool,
+    /// The instance's `secrets/` directory (relative to the root, with a trailing `/`), whose
+    /// files sops-nix decrypts; `None` for other repos.
+    pub sops_nix: Option<&'a str>,
 }
 
 /// A sops file found by the policy pass.
@@ -136,31 +137,11 @@ pub fn check_file(
             format!("the rule says {rf}: {rv:?} but the file was encrypted with {mf}: {mv:?}"),
         ));
     }
-    let mut plain = Vec::new();
-    let mut walk = PlainWalk {
-        selector: &selector,
-        stack: CommentStack::default(),
-        path: Vec::new(),
-        found: &mut plain,
-    };
-    for b in &file.branches {
-        walk.map(b);
-    }
-    for (key, comment) in plain {
-        let what = if comment {
-            "a comment under"
-        } else {
-            "the value at"
-        };
-        let shown = if key.is_empty() {
-            "the top level".to_owned()
-        } else {
-            format!("`{key}`")
-        };
+    for (key, comment) in plaintext_keys(&file, &selector) {
         let mut f = finding(
             Kind::PlaintextValue,
             &format!("{key}|{comment}"),
-            format!("{what} {shown} must be encrypted but is plaintext"),
+            plaintext_message(&key, comment),
         );
         f.secret = Some(key);
         out.push(f);
@@ -190,7 +171,7 @@ pub fn check_file(
             ));
         }
     }
-    if ctx.sops_nix && path.starts_with("secrets/") {
+    if ctx.sops_nix.is_some_and(|dir| path.starts_with(dir)) {
         for r in recipients.iter().filter(|r| r.starts_with("ssh-")) {
             let shown: String = r.chars().take(40).collect();
             out.push(finding(
@@ -205,6 +186,37 @@ pub fn check_file(
         format,
         file,
     })
+}
+
+/// The key paths (dotted) of the values, and of the comments (`true`), that `selector` says
+/// must be encrypted but are not `ENC[…]`.
+pub fn plaintext_keys(file: &EncryptedFile, selector: &Selector) -> Vec<(String, bool)> {
+    let mut plain = Vec::new();
+    let mut walk = PlainWalk {
+        selector,
+        stack: CommentStack::default(),
+        path: Vec::new(),
+        found: &mut plain,
+    };
+    for b in &file.branches {
+        walk.map(b);
+    }
+    plain
+}
+
+/// The message of a [`Kind::PlaintextValue`] finding.
+pub fn plaintext_message(key: &str, comment: bool) -> String {
+    let what = if comment {
+        "a comment under"
+    } else {
+        "the value at"
+    };
+    let shown = if key.is_empty() {
+        "the top level".to_owned()
+    } else {
+        format!("`{key}`")
+    };
+    format!("{what} {shown} must be encrypted but is plaintext")
 }
 
 fn recipient_policy(
@@ -325,8 +337,9 @@ impl PlainWalk<'_> {
                 }
                 self.stack.pop_level();
             }
+            // sops leaves empty strings unencrypted.
             Value::Null | Value::Comment(_) => {}
-            Value::Str(s) if is_encrypted(s) => {}
+            Value::Str(s) if s.is_empty() || is_encrypted(s) => {}
             _ => {
                 if self.selector.should_encrypt(&self.path, &self.stack, false) {
                     let key = self.key();
@@ -340,7 +353,7 @@ impl PlainWalk<'_> {
         match e {
             Value::Map(_) | Value::Seq(_) => self.value(e),
             Value::Null | Value::Comment(_) => {}
-            Value::Str(s) if is_encrypted(s) => {}
+            Value::Str(s) if s.is_empty() || is_encrypted(s) => {}
             _ => {
                 if self.selector.should_encrypt(&self.path, &self.stack, false) {
                     let key = format!("{}[{idx}]", self.key());

@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 use crate::git::{
     HistoryBlob, HistoryMessage, HistoryOptions, HistoryVisitor, MessageKind, ObjectId,
 };
-use crate::instance::{model_findings, validate, SecretSet, ValidateOptions, SECRETS_FILE};
+use crate::instance::{model_findings, validate, SecretSet, ValidateOptions};
 use crate::sops::document::{DecryptError, DecryptOptions};
 use crate::sops::rules::{Config, CONFIG_NAME};
 
@@ -70,13 +70,19 @@ pub(super) fn run(
 
     // 1. Policy over the work tree (or the index).
     let mut sops_files: Vec<Vec<SopsFile>> = Vec::new();
+    // The blob ids of the sops files the policy pass checked (the history pass checks the
+    // plaintext values of every other version).
+    let mut policy_blobs: Vec<HashSet<ObjectId>> = Vec::new();
     for t in targets {
-        let config_path = t.root.join(CONFIG_NAME);
-        let config = if config_path.is_file() {
-            Some(Config::load(&config_path)?)
-        } else {
-            None
+        // The `.sops.yaml` of the directory given, else of the work tree root.
+        let config_path = [t.dir().join(CONFIG_NAME), t.root.join(CONFIG_NAME)]
+            .into_iter()
+            .find(|p| p.is_file());
+        let config = match config_path {
+            Some(p) => Some(Config::load(&p)?),
+            None => None,
         };
+        let secrets_dir = format!("{}secrets/", t.prefix);
         let bootstrap = match (&t.instance, &facts.bootstrap_recipient) {
             (Some(_), Some(b)) => Some(b.as_str()),
             _ => None,
@@ -92,13 +98,18 @@ pub(super) fn run(
             root: &t.root,
             config: config.as_ref(),
             bootstrap,
-            sops_nix: t.instance.is_some(),
+            sops_nix: t.instance.as_ref().map(|_| secrets_dir.as_str()),
         };
         let mut files = Vec::new();
+        let mut checked = HashSet::new();
+        let hash_kind = t.repo.gix().object_hash();
         let mut visit = |path: &[u8], data: &[u8]| {
             let path = String::from_utf8_lossy(path);
             if let Some(f) = policy::check_file(&ctx, &path, data, &mut findings) {
                 files.push(f);
+                if let Ok(id) = gix::objs::compute_hash(hash_kind, gix::objs::Kind::Blob, data) {
+                    checked.insert(id);
+                }
             }
             ControlFlow::Continue(())
         };
@@ -119,6 +130,7 @@ pub(super) fn run(
             },
         ));
         sops_files.push(files);
+        policy_blobs.push(checked);
         if let Some(i) = &t.instance {
             findings.extend(super::nix_glue_findings(i));
         }
@@ -177,14 +189,17 @@ pub(super) fn run(
         let st = &mut stats[i].1;
         let mut seen: HashSet<ObjectId> = HashSet::new();
         let mut secrets_paths: BTreeSet<String> = BTreeSet::new();
+        let mut reported = Reported::new();
         if opts.history && !opts.staged {
             let mut v = Visitor {
                 role: t.role,
                 matchers: &matchers,
+                reported: &mut reported,
                 out: &mut findings,
                 seen: &mut seen,
                 secrets_paths: &mut secrets_paths,
-                progress,
+                policy_blobs: &policy_blobs[i],
+                progress: &mut *progress,
                 commits: 0,
                 blobs: 0,
             };
@@ -199,15 +214,14 @@ pub(super) fn run(
                 if seen.insert(b.id) {
                     files += 1;
                     let path = String::from_utf8_lossy(b.path);
-                    scan_content(
-                        &matchers,
-                        t.role,
-                        Source::Index,
-                        Some(&path),
-                        &b.id.to_string(),
-                        b.data,
-                        &mut findings,
-                    );
+                    let anchor = b.id.to_string();
+                    let at = At {
+                        role: t.role,
+                        source: Source::Index,
+                        path: Some(&path),
+                        anchor: &anchor,
+                    };
+                    scan_content(&matchers, &mut reported, at, b.data, &mut findings);
                     secrets_path(
                         t.role,
                         Source::Index,
@@ -228,15 +242,13 @@ pub(super) fn run(
                         files += 1;
                         let path = String::from_utf8_lossy(f.path);
                         let anchor = id.map(|i| i.to_string()).unwrap_or_default();
-                        scan_content(
-                            &matchers,
-                            t.role,
-                            Source::Worktree,
-                            Some(&path),
-                            &anchor,
-                            f.data,
-                            &mut findings,
-                        );
+                        let at = At {
+                            role: t.role,
+                            source: Source::Worktree,
+                            path: Some(&path),
+                            anchor: &anchor,
+                        };
+                        scan_content(&matchers, &mut reported, at, f.data, &mut findings);
                         secrets_path(
                             t.role,
                             Source::Worktree,
@@ -330,7 +342,7 @@ fn keyed_file(
     needles: &mut Vec<Needle>,
     out: &mut Vec<Finding>,
 ) {
-    let is_secrets = t.instance.is_some() && f.path == SECRETS_FILE;
+    let is_secrets = t.is_secrets_file(&f.path);
     let finding = |kind: Kind, severity: Severity, detail: &str, message: String| Finding {
         kind,
         severity,
@@ -387,7 +399,7 @@ fn keyed_file(
         }
     };
     for (name, value) in known::secret_values(&f.file, &plain) {
-        let name = if f.path == SECRETS_FILE {
+        let name = if is_secrets {
             name
         } else {
             format!("{}:{name}", f.path)
@@ -489,38 +501,59 @@ fn secrets_path(
     });
 }
 
+/// What was reported already in a repository: the rule, the path (empty for messages) and a
+/// digest of the secret (in memory only), so a secret that stays in a file across many
+/// versions, or recurs in many messages, is reported once, at its first appearance.
+type Reported = HashSet<(Kind, String, [u8; 16])>;
+
+/// Where a piece of content is.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    role: RepoRole,
+    source: Source,
+    path: Option<&'a str>,
+    /// The blob or commit id, for the fingerprint.
+    anchor: &'a str,
+}
+
 /// Runs the detectors and matchers over one blob, file or message.
 fn scan_content(
     m: &Matchers,
-    role: RepoRole,
-    source: Source,
-    path: Option<&str>,
-    anchor: &str,
+    reported: &mut Reported,
+    at: At<'_>,
     data: &[u8],
     out: &mut Vec<Finding>,
 ) {
-    let mut push =
-        |kind: Kind, detail: &str, line: usize, secret: Option<String>, message: String| {
-            out.push(Finding {
-                kind,
-                severity: Severity::Error,
-                repo: role,
-                source,
-                path: path.map(str::to_owned),
-                line: Some(line),
-                secret,
-                message,
-                fingerprint: fingerprint(kind, path, detail, anchor),
-            });
-        };
+    let mut push = |kind: Kind,
+                    detail: &str,
+                    line: usize,
+                    digest: [u8; 16],
+                    secret: Option<String>,
+                    message: String| {
+        if !reported.insert((kind, at.path.unwrap_or("").to_owned(), digest)) {
+            return;
+        }
+        out.push(Finding {
+            kind,
+            severity: Severity::Error,
+            repo: at.role,
+            source: at.source,
+            path: at.path.map(str::to_owned),
+            line: Some(line),
+            secret,
+            message,
+            fingerprint: fingerprint(kind, at.path, detail, at.anchor),
+        });
+    };
     let mut hits = Vec::new();
-    detect::detect(data, &mut hits);
+    detect::detect_with(data, !detect::looks_like_sops(data), &mut hits);
     for h in hits {
         match h.detection {
             Detection::PemPrivateKey(k) => push(
                 Kind::PemPrivateKey,
                 k.name(),
                 h.line,
+                h.digest,
                 None,
                 format!("{} private key in plaintext", k.name()),
             ),
@@ -528,6 +561,7 @@ fn scan_content(
                 Kind::AgeSecretKey,
                 "age",
                 h.line,
+                h.digest,
                 None,
                 "age secret key (AGE-SECRET-KEY-1…) in plaintext".into(),
             ),
@@ -535,6 +569,7 @@ fn scan_content(
                 Kind::HighEntropyAssignment,
                 &name,
                 h.line,
+                h.digest,
                 None,
                 format!(
                     "`{name}` is assigned a high-entropy value ({entropy:.2} bits/char ≥ {})",
@@ -543,7 +578,7 @@ fn scan_content(
             ),
         }
     }
-    let base = role == RepoRole::Base;
+    let base = at.role == RepoRole::Base;
     for (matcher, applies) in [(&m.names, base), (&m.copied, base), (&m.known, true)] {
         let Some(matcher) = matcher.as_ref().filter(|_| applies) else {
             continue;
@@ -552,11 +587,13 @@ fn scan_content(
             let label = matcher.label(&hit);
             let line = detect::line_of(data, hit.offset);
             let detail = format!("{}|{}", label.name, label.encoding);
+            let digest = detect::digest(detail.as_bytes());
             match label.kind {
                 Kind::KnownValue => push(
                     Kind::KnownValue,
                     &detail,
                     line,
+                    digest,
                     Some(label.name.clone()),
                     format!("the value of secret `{}` ({})", label.name, label.encoding),
                 ),
@@ -564,6 +601,7 @@ fn scan_content(
                     Kind::CopiedInstanceValue,
                     &detail,
                     line,
+                    digest,
                     Some(label.name.clone()),
                     format!("ciphertext of the instance's `{}`", label.name),
                 ),
@@ -571,6 +609,7 @@ fn scan_content(
                     kind,
                     &detail,
                     line,
+                    digest,
                     None,
                     format!("the {} from the instance's instance.nix", label.name),
                 ),
@@ -579,12 +618,41 @@ fn scan_content(
     }
 }
 
+/// The plaintext values of an old version of a sops file (by its own selection rule).
+fn history_plaintext(reported: &mut Reported, at: At<'_>, data: &[u8], out: &mut Vec<Finding>) {
+    let Some(path) = at.path else { return };
+    let format = crate::sops::store::Format::from_path(std::path::Path::new(path));
+    let Ok(file) = crate::sops::document::EncryptedFile::parse(data, format) else {
+        return;
+    };
+    for (key, comment) in policy::plaintext_keys(&file, &file.metadata.effective_selector()) {
+        let detail = format!("{key}|{comment}");
+        let digest = detect::digest(detail.as_bytes());
+        if !reported.insert((Kind::PlaintextValue, path.to_owned(), digest)) {
+            continue;
+        }
+        out.push(Finding {
+            kind: Kind::PlaintextValue,
+            severity: Severity::Error,
+            repo: at.role,
+            source: at.source,
+            path: Some(path.to_owned()),
+            line: None,
+            message: policy::plaintext_message(&key, comment),
+            fingerprint: fingerprint(Kind::PlaintextValue, Some(path), &detail, at.anchor),
+            secret: Some(key),
+        });
+    }
+}
+
 struct Visitor<'a> {
     role: RepoRole,
     matchers: &'a Matchers,
+    reported: &'a mut Reported,
     out: &'a mut Vec<Finding>,
     seen: &'a mut HashSet<ObjectId>,
     secrets_paths: &'a mut BTreeSet<String>,
+    policy_blobs: &'a HashSet<ObjectId>,
     progress: &'a mut dyn FnMut(Progress),
     commits: usize,
     blobs: usize,
@@ -612,15 +680,14 @@ impl HistoryVisitor for Visitor<'_> {
             _ => Source::TagMessage(message.id),
         };
         self.tick();
-        scan_content(
-            self.matchers,
-            self.role,
+        let anchor = message.id.to_string();
+        let at = At {
+            role: self.role,
             source,
-            None,
-            &message.id.to_string(),
-            message.message,
-            self.out,
-        );
+            path: None,
+            anchor: &anchor,
+        };
+        scan_content(self.matchers, self.reported, at, message.message, self.out);
         ControlFlow::Continue(())
     }
 
@@ -630,15 +697,17 @@ impl HistoryVisitor for Visitor<'_> {
         self.seen.insert(blob.id);
         let source = blob.commit.map_or(Source::Ref, Source::Commit);
         let path = String::from_utf8_lossy(blob.path);
-        scan_content(
-            self.matchers,
-            self.role,
+        let anchor = blob.id.to_string();
+        let at = At {
+            role: self.role,
             source,
-            Some(&path),
-            &blob.id.to_string(),
-            blob.data,
-            self.out,
-        );
+            path: Some(&path),
+            anchor: &anchor,
+        };
+        scan_content(self.matchers, self.reported, at, blob.data, self.out);
+        if detect::looks_like_sops(blob.data) && !self.policy_blobs.contains(&blob.id) {
+            history_plaintext(self.reported, at, blob.data, self.out);
+        }
         secrets_path(self.role, source, &path, self.secrets_paths, self.out);
         ControlFlow::Continue(())
     }
