@@ -74,6 +74,129 @@ impl Drop for Daemon {
     }
 }
 
+/// A minimal HTTP/1.1 server on 127.0.0.1 in front of `git http-backend` (CGI): one request
+/// per connection, then close. Enough for git's smart HTTP clone.
+fn start_http_backend(project_root: PathBuf) -> u16 {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let root = project_root.clone();
+            std::thread::spawn(move || {
+                let _ = serve_cgi(stream, &root);
+            });
+        }
+    });
+    port
+}
+
+fn serve_cgi(stream: TcpStream, root: &Path) -> std::io::Result<()> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("GET").to_owned();
+    let target = parts.next().unwrap_or("/").to_owned();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h)?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+    }
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mut body = Vec::new();
+    if let Some(n) = header("content-length") {
+        body.resize(n.parse().unwrap_or(0), 0);
+        reader.read_exact(&mut body)?;
+    } else if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size)?;
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    }
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let mut cgi = Command::new("git");
+    cgi.arg("http-backend")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_PROJECT_ROOT", root)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("REQUEST_METHOD", &method)
+        .env("PATH_INFO", path)
+        .env("QUERY_STRING", query)
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .env("CONTENT_LENGTH", body.len().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (h, var) in [
+        ("content-type", "CONTENT_TYPE"),
+        ("content-encoding", "HTTP_CONTENT_ENCODING"),
+        ("git-protocol", "HTTP_GIT_PROTOCOL"),
+    ] {
+        if let Some(v) = header(h) {
+            cgi.env(var, v);
+        }
+    }
+    let mut child = cgi.spawn()?;
+    child.stdin.take().unwrap().write_all(&body)?;
+    let out = child.wait_with_output()?;
+    let split = out
+        .stdout
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, 4))
+        .or_else(|| {
+            out.stdout
+                .windows(2)
+                .position(|w| w == b"\n\n")
+                .map(|i| (i, 2))
+        })
+        .unwrap_or((out.stdout.len(), 0));
+    let head = String::from_utf8_lossy(&out.stdout[..split.0]).into_owned();
+    let payload = &out.stdout[(split.0 + split.1).min(out.stdout.len())..];
+    let mut status = "200 OK".to_owned();
+    let mut response = Vec::new();
+    let mut lines = String::new();
+    for h in head.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+        match h.split_once(':') {
+            Some((k, v)) if k.eq_ignore_ascii_case("status") => status = v.trim().to_owned(),
+            _ => lines.push_str(&format!("{h}\r\n")),
+        }
+    }
+    response.extend_from_slice(
+        format!(
+            "HTTP/1.1 {status}\r\n{lines}Content-Length: {}\r\nConnection: close\r\n\r\n",
+            payload.len()
+        )
+        .as_bytes(),
+    );
+    response.extend_from_slice(payload);
+    let mut stream = stream;
+    stream.write_all(&response)?;
+    stream.flush()
+}
+
 /// The generated pair of repos, served.
 struct World {
     sb: Sandbox,
@@ -249,6 +372,21 @@ impl World {
     /// `ccsecrets rebuild-check` from a polluted environment: another key in SOPS_AGE_KEY_FILE,
     /// the default keys.txt and an SSH key in HOME. The clean child must see none of them.
     fn rebuild_check(&self, key: &Path, evidence: &Path) -> std::process::Output {
+        self.rebuild_check_from(
+            &self.daemon.url("base"),
+            &self.daemon.url("instance"),
+            key,
+            evidence,
+        )
+    }
+
+    fn rebuild_check_from(
+        &self,
+        base_url: &str,
+        instance_url: &str,
+        key: &Path,
+        evidence: &Path,
+    ) -> std::process::Output {
         let home = self.sb.home();
         std::fs::create_dir_all(home.join(".config/sops/age")).unwrap();
         std::fs::copy(&self.other_key, home.join(".config/sops/age/keys.txt")).unwrap();
@@ -257,9 +395,9 @@ impl World {
         let mut c = self.sb.ccsecrets();
         c.arg("rebuild-check")
             .arg("--base")
-            .arg(self.daemon.url("base"))
+            .arg(base_url)
             .arg("--instance")
-            .arg(self.daemon.url("instance"))
+            .arg(instance_url)
             .arg("--age-key")
             .arg(key)
             .arg("--ca-bundle")
@@ -631,4 +769,34 @@ fn example_runs_offline_on_the_bundled_instance() {
     c.arg("-y").arg(repo_root().join("fixtures/keys/key1.txt"));
     let public = String::from_utf8(ok(run(c, None), "age-keygen -y")).unwrap();
     assert_eq!(ev["keys"][0]["public_key"], public.trim());
+}
+
+#[test]
+fn rebuild_check_clones_over_http_and_from_a_path() {
+    let w = world();
+    let port = start_http_backend(w.repos.clone());
+    let ev_path = w.sb.work().join("evidence.json");
+    let base = format!("http://127.0.0.1:{port}/base");
+    let instance = w.repos.join("instance").display().to_string();
+    let out = w.rebuild_check_from(&base, &instance, &w.key, &ev_path);
+    let all = text(&out);
+    assert!(
+        out.status.success(),
+        "rebuild-check over http failed:\n{all}"
+    );
+    let ev = evidence(&ev_path);
+    assert_eq!(ev["result"], "ok");
+    assert_eq!(ev["repos"][0]["url"], base.as_str());
+    for role in ["base", "instance"] {
+        let i = if role == "base" { 0 } else { 1 };
+        assert_eq!(
+            ev["repos"][i]["commit"],
+            git(&w.sb, &w.repos.join(role), &["rev-parse", "HEAD"])
+        );
+    }
+    let clone = ev["steps"][2]["detail"].as_str().unwrap();
+    assert!(
+        clone.contains("(git)") && clone.contains("(gix)"),
+        "{clone}"
+    );
 }

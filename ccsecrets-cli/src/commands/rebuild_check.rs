@@ -315,11 +315,12 @@ fn steps(args: &Args, workdir: &Path, root: &Path, rec: &mut Recorder) -> Result
                 .create(&src)
                 .map_err(|e| format!("{}: {e}", src.display()))?;
             for (role, url) in [("base", &base_url), ("instance", &instance_url)] {
-                let commit = clone_one(url, &src.join(role)).map_err(|e| format!("{role}: {e}"))?;
-                detail.push(format!("{role} {}", &commit[..12]));
+                let (commit, via) =
+                    clone_one(url, &src.join(role)).map_err(|e| format!("{role}: {e}"))?;
+                detail.push(format!("{role} {} ({via})", &commit[..12]));
                 ev.repos.push(RepoRecord {
                     role: role.into(),
-                    url: url.clone(),
+                    url: redact_url(url),
                     commit,
                 });
             }
@@ -438,20 +439,51 @@ fn provision_key(
     Ok((ids, detail))
 }
 
-fn clone_one(url: &str, dest: &Path) -> Result<String, String> {
+/// Clones `url` into `dest` and returns the checked-out commit (40 hex digits). Paths,
+/// `file://`, `git://` and `ssh://` go through gix. `http(s)://` goes through the `git`
+/// binary (its curl transport), because gix's HTTP client would bring reqwest with a C TLS
+/// library; the clone is then opened with gix like any other.
+fn clone_one(url: &str, dest: &Path) -> Result<(String, &'static str), String> {
     let lower = url.to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
-        return Err(format!(
-            "{url}: http(s) clones are not supported by this build yet (gix's HTTP client \
-             would bring a C TLS library); use an ssh://, git:// or file:// URL"
-        ));
-    }
-    let repo = git::clone(url, dest).map_err(|e| error_chain(&e))?;
+    let (repo, via) = if lower.starts_with("http://") || lower.starts_with("https://") {
+        let out = Command::new("git")
+            .args(["clone", "--quiet", "--", url])
+            .arg(dest)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run `git clone` for {url}: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "`git clone {url}` failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        (git::Repo::open(dest).map_err(|e| error_chain(&e))?, "git")
+    } else {
+        (git::clone(url, dest).map_err(|e| error_chain(&e))?, "gix")
+    };
     let head = repo
         .head_commit_id()
         .map_err(|e| error_chain(&e))?
         .ok_or_else(|| format!("{url}: the clone has no commit checked out"))?;
-    Ok(head.to_string())
+    Ok((head.to_string(), via))
+}
+
+/// `url` without a password in its user info (`https://user:TOKEN@host/…` →
+/// `https://user:***@host/…`), for the evidence.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        _ => url.to_owned(),
+    }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -717,4 +749,25 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_reach_the_evidence() {
+        assert_eq!(
+            redact_url("https://bot:ghp_SECRET@git.example.org/ops/inst.git"),
+            "https://bot:***@git.example.org/ops/inst.git"
+        );
+        for kept in [
+            "ssh://git@git.example.org/ops/inst",
+            "git://127.0.0.1:9418/base",
+            "/srv/repos/base",
+            "https://git.example.org/a@b",
+        ] {
+            assert_eq!(redact_url(kept), kept);
+        }
+    }
 }
