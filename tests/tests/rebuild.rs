@@ -377,6 +377,7 @@ impl World {
             &self.daemon.url("instance"),
             key,
             evidence,
+            &[],
         )
     }
 
@@ -386,6 +387,7 @@ impl World {
         instance_url: &str,
         key: &Path,
         evidence: &Path,
+        envs: &[(&str, &Path)],
     ) -> std::process::Output {
         let home = self.sb.home();
         std::fs::create_dir_all(home.join(".config/sops/age")).unwrap();
@@ -407,6 +409,9 @@ impl World {
             .env("SOPS_AGE_KEY_FILE", &self.other_key)
             .env("SOPS_AGE_KEY", "AGE-SECRET-KEY-1NOTAKEY")
             .env("SOPS_AGE_RECIPIENTS", &self.public);
+        for (k, v) in envs {
+            c.env(k, v);
+        }
         run(c, None)
     }
 
@@ -771,32 +776,68 @@ fn example_runs_offline_on_the_bundled_instance() {
     assert_eq!(ev["keys"][0]["public_key"], public.trim());
 }
 
+/// A stand-in for `ssh` (this machine has no SSH server): it parses ssh's options, drops the
+/// host and runs the remote command locally, logging each call, as git's own test suite does.
+/// gix's ssh transport runs it through `GIT_SSH_COMMAND` exactly as it would run `ssh`.
+fn fake_ssh(dir: &Path) -> (PathBuf, PathBuf) {
+    let log = dir.join("fake-ssh.log");
+    let script = dir.join("fake-ssh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nwhile [ $# -gt 0 ]; do\n  case \"$1\" in\n    -G) exit 0 ;;\n    \
+             -o|-p|-i|-l) shift 2 ;;\n    -*) shift ;;\n    *) break ;;\n  esac\ndone\n\
+             echo \"host=$1 command=$*\" >> '{}'\nshift\nexec sh -c \"$*\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, log)
+}
+
 #[test]
-fn rebuild_check_clones_over_http_and_from_a_path() {
+fn rebuild_check_clones_over_http_and_ssh() {
     let w = world();
     let port = start_http_backend(w.repos.clone());
+    let (ssh, log) = fake_ssh(&w.sb.work());
     let ev_path = w.sb.work().join("evidence.json");
     let base = format!("http://127.0.0.1:{port}/base");
-    let instance = w.repos.join("instance").display().to_string();
-    let out = w.rebuild_check_from(&base, &instance, &w.key, &ev_path);
+    let instance = format!(
+        "ssh://git@git.example.invalid{}",
+        w.repos.join("instance").display()
+    );
+    let out = w.rebuild_check_from(
+        &base,
+        &instance,
+        &w.key,
+        &ev_path,
+        &[("GIT_SSH_COMMAND", &ssh)],
+    );
     let all = text(&out);
     assert!(
         out.status.success(),
-        "rebuild-check over http failed:\n{all}"
+        "rebuild-check over http and ssh failed:\n{all}"
     );
     let ev = evidence(&ev_path);
     assert_eq!(ev["result"], "ok");
     assert_eq!(ev["repos"][0]["url"], base.as_str());
-    for role in ["base", "instance"] {
-        let i = if role == "base" { 0 } else { 1 };
+    assert_eq!(ev["repos"][1]["url"], instance.as_str());
+    for (i, role) in ["base", "instance"].iter().enumerate() {
         assert_eq!(
             ev["repos"][i]["commit"],
             git(&w.sb, &w.repos.join(role), &["rev-parse", "HEAD"])
         );
     }
     let clone = ev["steps"][2]["detail"].as_str().unwrap();
+    assert!(clone.contains("base") && clone.contains("(git)"), "{clone}");
     assert!(
-        clone.contains("(git)") && clone.contains("(gix)"),
+        clone.contains("instance") && clone.contains("(gix)"),
         "{clone}"
+    );
+    let calls = std::fs::read_to_string(&log).expect("gix ran the ssh command");
+    assert!(
+        calls.contains("host=git@git.example.invalid") && calls.contains("git-upload-pack"),
+        "{calls}"
     );
 }

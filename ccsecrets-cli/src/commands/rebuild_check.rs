@@ -197,8 +197,10 @@ pub fn run(args: Args, env: &crate::env::Env) -> Result<(), CliError> {
     }
 }
 
-/// The whole environment of the child: nothing of the caller's but `PATH` (and an SSH agent
-/// socket, which holds no key file, for ssh:// clones).
+/// The whole environment of the child: nothing of the caller's but `PATH`, and for ssh://
+/// clones an agent socket and `GIT_SSH_COMMAND` (how a deploy key is given to git and gix).
+/// Neither is an age identity source: with `HOME` empty and no `SOPS_AGE_SSH_PRIVATE_KEY_FILE`,
+/// only the given key can open the secrets.
 fn clean_env_vars(home: &Path, key: &Path) -> Vec<(OsString, OsString)> {
     let mut vars: Vec<(OsString, OsString)> = vec![
         ("HOME".into(), home.into()),
@@ -207,7 +209,7 @@ fn clean_env_vars(home: &Path, key: &Path) -> Vec<(OsString, OsString)> {
         ("GIT_TERMINAL_PROMPT".into(), "0".into()),
         ("LC_ALL".into(), "C".into()),
     ];
-    for name in ["PATH", "SSH_AUTH_SOCK"] {
+    for name in ["PATH", "SSH_AUTH_SOCK", "GIT_SSH_COMMAND"] {
         if let Some(v) = std::env::var_os(name) {
             vars.push((name.into(), v));
         }
