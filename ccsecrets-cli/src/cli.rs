@@ -83,4 +83,12 @@ pub enum Command {
     /// Text view of a sops file for git's diff textconv (keys and recipients without a key,
     /// decrypted values with one).
     DiffTextconv(crate::commands::diff_textconv::Args),
+    /// Create an instance repository and its bootstrap key, and commit it.
+    Init(crate::commands::init::Args),
+    /// Certificate operations: `cert renew` installs a new certificate and commits it.
+    Cert(crate::commands::cert::Args),
+    /// List, add or remove the instance's recipients (.sops.yaml).
+    Recipients(crate::commands::recipients::Args),
+    /// Bring every file of the instance to the recipient policy, all or nothing.
+    Rekey(crate::commands::rekey::Args),
 }

@@ -43,6 +43,10 @@ fn run(cli: Cli, env: &env::Env) -> Result<(), CliError> {
         Command::RebuildCheck(args) => commands::rebuild_check::run(args, env),
         Command::Check(args) => commands::check::run(args, env),
         Command::DiffTextconv(args) => commands::diff_textconv::run(args, env),
+        Command::Init(args) => commands::init::run(args, env),
+        Command::Cert(args) => commands::cert::run(args, env),
+        Command::Recipients(args) => commands::recipients::run(args),
+        Command::Rekey(args) => commands::rekey::run(args, env),
     }
 }
 

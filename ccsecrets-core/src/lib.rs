@@ -10,7 +10,9 @@
 //! - find the creation rule for a file: [`sops::rules::find_config`], [`sops::rules::Config`];
 //! - write any file safely: [`fsutil::write_atomic`];
 //! - read an instance repo and check its secrets: [`instance::Instance::open`],
-//!   [`instance::SecretSet::from_map`], [`instance::validate`];
+//!   [`instance::SecretSet::from_map`], [`instance::validate()`];
+//! - change an instance: [`instance::init()`], [`instance::renew()`] (certificate),
+//!   [`instance::Policy`] (recipients) and [`instance::rekey::plan`]/[`instance::rekey::apply`];
 //! - check, commit and scan the git repo: [`git::Repo`] (clean check, compare-and-swap commit,
 //!   history/index/work-tree walks for the leak check).
 //! - render the sops-nix declarations of an instance, or compare committed glue with its

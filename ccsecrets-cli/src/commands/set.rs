@@ -21,6 +21,8 @@ pub struct Args {
     /// Where to set, in sops's path form: '["key"]["sub"][0]'.
     pub index: String,
     /// The value as JSON; with --value-file, the file holding it (omit with --value-stdin).
+    /// A negative number (-5) is a value, not a flag, as in sops.
+    #[arg(allow_negative_numbers = true)]
     pub value: Option<String>,
     /// VALUE is a path: read the JSON value from that file (as sops).
     #[arg(long, conflicts_with = "value_stdin")]

@@ -4,6 +4,7 @@
 //! Identity *discovery* (environment variables, default files) is the CLI's job; this module
 //! parses what it is handed.
 
+mod pkcs8;
 pub mod shamir;
 pub mod ssh_to_age;
 
@@ -191,6 +192,18 @@ impl Identity {
             source_name: source_name.to_owned(),
             reason: reason.into(),
         };
+        // PKCS#8 RSA keys (which sops reads) go to age in their PKCS#1 form.
+        let converted = match pkcs8::rsa_as_pkcs1_pem(bytes) {
+            Ok(pem) => Some(pem),
+            Err(pkcs8::Pkcs8::Absent) => None,
+            Err(pkcs8::Pkcs8::Encrypted) => {
+                return Err(err("passphrase-protected SSH keys are not supported; decrypt the key or use an age identity"))
+            }
+            Err(pkcs8::Pkcs8::Unsupported) => {
+                return Err(err("unsupported PKCS#8 key (only RSA keys are read in this form)"))
+            }
+        };
+        let bytes = converted.as_ref().map_or(bytes, |pem| pem.as_bytes());
         let id = age::ssh::Identity::from_buffer(BufReader::new(bytes), Some(source_name.into()))
             .map_err(|_| err("not a supported OpenSSH private key"))?;
         match &id {

@@ -142,7 +142,7 @@ const NON_AGE: [&str; 7] = [
 fn group_from(m: &Map, path: &Path) -> Result<Vec<Recipient>, RulesError> {
     let mut out = Vec::new();
     if let Some(Value::Seq(merged)) = m.get("merge") {
-        for g in merged {
+        for g in merged.iter().filter(|g| !matches!(g, Value::Comment(_))) {
             let gm = g
                 .as_map()
                 .ok_or_else(|| invalid(path, "`merge` must be a list of key groups"))?;
@@ -224,7 +224,9 @@ impl Config {
         match root.get("creation_rules") {
             None | Some(Value::Null) => {}
             Some(Value::Seq(rules)) => {
-                for (i, r) in rules.iter().enumerate() {
+                // Comment lines between the rules are list items in the tree: skip them.
+                let rules = rules.iter().filter(|r| !matches!(r, Value::Comment(_)));
+                for (i, r) in rules.enumerate() {
                     let Value::Map(m) = r else {
                         return Err(invalid(path, format!("creation rule {i} is not a mapping")));
                     };
@@ -281,6 +283,7 @@ impl CreationRule {
         let key_groups = match m.get("key_groups") {
             Some(Value::Seq(groups)) if !groups.is_empty() => groups
                 .iter()
+                .filter(|g| !matches!(g, Value::Comment(_)))
                 .map(|g| {
                     g.as_map()
                         .ok_or_else(|| invalid(path, "`key_groups` must be a list of mappings"))
