@@ -1060,3 +1060,43 @@ fn an_instance_in_a_subdirectory_of_a_repository() {
     );
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn tag_messages_and_a_base_alone_with_a_domain() {
+    let sb = Sandbox::new();
+    let base = sb.work().join("base");
+    let g = Git::init(&base, &sb.home());
+    g.write(
+        "hosts.nix",
+        &format!("{{ fqdn = \"build.{}\"; }}\n", DOMAIN.to_uppercase()),
+    );
+    let tagged = g.commit("hosts");
+    let key = age_secret();
+    g.run(&["tag", "-a", "v1", "-m", &format!("release\n\n{key}")]);
+    let tag_id = g.run(&["rev-parse", "v1"]).trim().to_owned();
+    let out = check(
+        &sb,
+        &[
+            "--base",
+            base.to_str().unwrap(),
+            "--domain",
+            DOMAIN,
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_no_secret(&out, &[key.clone()]);
+    let (f, _) = json_findings(&out);
+    let tag = of_kind(&f, "age-secret-key");
+    assert_eq!(tag.len(), 1, "{f:?}");
+    assert_eq!(tag[0]["source"], "tag-message");
+    assert_eq!(tag[0]["commit"], tag_id.as_str());
+    // The domain, in any case, at the commit that added it.
+    let names = of_kind(&f, "instance-name-in-base");
+    assert_eq!(names.len(), 1, "{f:?}");
+    assert_eq!(names[0]["path"], "hosts.nix");
+    assert_eq!(names[0]["commit"], tagged.as_str());
+    assert_eq!(f.len(), 2, "{f:?}");
+}

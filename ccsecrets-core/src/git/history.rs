@@ -164,7 +164,9 @@ impl Repo {
         visitor: &mut dyn HistoryVisitor,
     ) -> Result<HistoryStats, HistoryError> {
         let mut repo = self.repo.clone();
-        repo.object_cache_size_if_unset(16 * 1024 * 1024);
+        // Each tree and blob is read once, so an object cache would only copy them; the pack's
+        // delta-base cache (kept) is what speeds up reading delta chains.
+        repo.object_cache_size(None);
         let mut walk = Walk {
             repo: &repo,
             options,
@@ -490,19 +492,34 @@ impl Walk<'_> {
                 .repo
                 .find_tree(tree_id)
                 .map_err(Self::object_err(tree_id))?;
-            let decoded = tree.decode().map_err(Self::object_err(tree_id))?;
+            let hash_kind = tree.id.kind();
             let mut blobs: Vec<(ObjectId, BString)> = Vec::new();
-            for entry in &decoded.entries {
-                let mut path = prefix.clone();
+            // Most entries of a large tree were seen with an earlier commit: test the id
+            // before building the path, so unchanged entries cost a hash lookup only.
+            let path_of = |name: &BStr| {
+                let mut path = BString::from(Vec::with_capacity(prefix.len() + name.len() + 1));
+                path.push_str(&prefix);
                 if !path.is_empty() {
                     path.push_byte(b'/');
                 }
-                path.push_str(entry.filename);
+                path.push_str(name);
+                path
+            };
+            // Iterate without decoding the whole tree into a list first.
+            for entry in gix::objs::TreeRefIter::from_bytes(&tree.data, hash_kind) {
+                let entry = entry.map_err(|e| HistoryError::Object {
+                    id: tree_id,
+                    source: gix::Error::from_error(e),
+                })?;
                 match entry.mode.kind() {
-                    EntryKind::Tree => stack.push((entry.oid.to_owned(), path)),
+                    EntryKind::Tree => {
+                        if !self.seen_trees.contains(entry.oid) {
+                            stack.push((entry.oid.to_owned(), path_of(entry.filename)));
+                        }
+                    }
                     EntryKind::Blob | EntryKind::BlobExecutable | EntryKind::Link => {
                         if !self.seen_blobs.contains(entry.oid) {
-                            blobs.push((entry.oid.to_owned(), path));
+                            blobs.push((entry.oid.to_owned(), path_of(entry.filename)));
                         }
                     }
                     EntryKind::Commit => {} // a submodule: another repository
