@@ -491,7 +491,19 @@ fn rebuild_check_succeeds_with_only_the_bootstrap_key() {
         ev["keys"][0]["sha256"],
         hex(&Sha256::digest(w.public.as_bytes()))
     );
-    assert_eq!(ev["keys"][1]["sha256"], hex(&Sha256::digest(&w.leaf_spki)));
+    let keys = ev["keys"].as_array().unwrap();
+    let role = |r: &str| -> Vec<&serde_json::Value> {
+        keys.iter()
+            .filter(|k| k["role"].as_str().unwrap().starts_with(r))
+            .collect()
+    };
+    let recipients = role("recipient of secrets/secrets.yaml");
+    assert_eq!(recipients.len(), 1, "{keys:?}");
+    assert_eq!(recipients[0]["public_key"], w.public.as_str());
+    let leaf = role("TLS leaf certificate");
+    assert_eq!(leaf.len(), 1, "{keys:?}");
+    assert_eq!(leaf[0]["sha256"], hex(&Sha256::digest(&w.leaf_spki)));
+    assert_eq!(keys.len(), 3, "{keys:?}");
 
     // Six secrets at their paths and modes.
     let files = ev["files"].as_array().unwrap();

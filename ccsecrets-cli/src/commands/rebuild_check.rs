@@ -561,6 +561,15 @@ fn verify_files(
     let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let file = EncryptedFile::parse(&bytes, Format::from_path(&path))
         .map_err(|e| format!("{}: {e}", path.display()))?;
+    for group in &file.metadata.key_groups {
+        for k in &group.age {
+            ev.keys.push(KeyRecord {
+                role: "recipient of secrets/secrets.yaml (age)".into(),
+                public_key: k.recipient.clone(),
+                sha256: rebuild::sha256_hex(k.recipient.as_bytes()),
+            });
+        }
+    }
     let plain = file
         .decrypt(identities, DecryptOptions::default())
         .map_err(|e| format!("{}: {e}", path.display()))?;
