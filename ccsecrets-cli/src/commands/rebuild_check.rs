@@ -124,7 +124,7 @@ pub fn run(args: Args, env: &crate::env::Env) -> Result<(), CliError> {
     }
 
     let key = absolute(&key)?;
-    let (workdir, _temp) = match &args.workdir {
+    let (workdir, temp) = match &args.workdir {
         Some(dir) => {
             prepare_workdir(dir)?;
             (absolute(dir)?, None)
@@ -136,6 +136,7 @@ pub fn run(args: Args, env: &crate::env::Env) -> Result<(), CliError> {
                     format!("temporary directory: {e}"),
                 )
             })?;
+            crate::cleanup::register(d.path());
             (d.path().to_owned(), Some(d))
         }
     };
@@ -186,7 +187,10 @@ pub fn run(args: Args, env: &crate::env::Env) -> Result<(), CliError> {
         )
     })?;
     drop(example);
-    drop(_temp);
+    if let Some(d) = temp {
+        d.remove();
+        crate::cleanup::unregister(d.path());
+    }
     match status.code() {
         Some(0) => Ok(()),
         Some(c) => std::process::exit(c),
@@ -255,9 +259,12 @@ fn run_steps(args: &Args) -> Result<(), CliError> {
     let root = workdir.join("root");
     let mut rec = Recorder::new(env!("CARGO_PKG_VERSION"));
     println!("rebuild-check in {}", workdir.display());
+    // The installed root holds plaintext (and the provisioned key): wipe it in every case,
+    // a signal included.
+    crate::cleanup::register(&root);
     let result = steps(args, &workdir, &root, &mut rec);
-    // The installed root holds plaintext (and the provisioned key): wipe it in every case.
     fsutil::wipe_dir(&root);
+    crate::cleanup::unregister(&root);
     let evidence = rec.finish();
     if let Some(path) = &args.evidence {
         fsutil::write_atomic(path, evidence.to_json().as_bytes(), None)
