@@ -1087,7 +1087,7 @@ fn tag_messages_and_a_base_alone_with_a_domain() {
         None,
     );
     assert_eq!(out.status.code(), Some(1));
-    assert_no_secret(&out, &[key.clone()]);
+    assert_no_secret(&out, std::slice::from_ref(&key));
     let (f, _) = json_findings(&out);
     let tag = of_kind(&f, "age-secret-key");
     assert_eq!(tag.len(), 1, "{f:?}");
