@@ -541,6 +541,24 @@ fn rebuild_check_succeeds_with_only_the_bootstrap_key() {
         ]
     );
     assert_eq!(files[4]["bytes"], 32);
+    // As root, install gives each file its declared owner (root:root here) and the harness
+    // checks it; without root, files stay the invoking user's (install --no-chown).
+    use std::os::unix::fs::MetadataExt;
+    let me = std::fs::metadata(w.sb.work()).unwrap();
+    let want_owner = if me.uid() == 0 {
+        "0:0".to_owned()
+    } else {
+        format!("{}:{}", me.uid(), me.gid())
+    };
+    for f in files {
+        assert_eq!(f["owner"], want_owner.as_str(), "{f}");
+    }
+    let verify_detail = steps[6]["detail"].as_str().unwrap();
+    assert_eq!(
+        verify_detail.contains("owners"),
+        me.uid() == 0,
+        "{verify_detail}"
+    );
 
     // The handshake: SNI, the leaf we made, verified against our CA.
     let tls = &ev["tls"];

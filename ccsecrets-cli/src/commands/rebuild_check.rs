@@ -582,13 +582,18 @@ fn verify_files(
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let set = SecretSet::from_documents(&plain.branches)
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    let files = verify::verify_installed(&set, root).map_err(|e| e.to_string())?;
+    // As root, install gave each file its declared owner: check that too.
+    let accounts = running_as_root(root).then_some(Path::new("/etc"));
+    let files = verify::verify_installed(&set, root, accounts).map_err(|e| e.to_string())?;
     let n = files.len();
     ev.files = files;
     let domain = instance.facts.domain().to_owned();
     Ok((
         (set, domain),
-        format!("{n} secrets at their paths with their modes and decrypted content"),
+        format!(
+            "{n} secrets at their paths with their modes{} and decrypted content",
+            if accounts.is_some() { ", owners" } else { "" }
+        ),
     ))
 }
 

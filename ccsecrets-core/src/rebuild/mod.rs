@@ -146,6 +146,7 @@ impl Evidence {
                 "path": f.host_path,
                 "mode": format!("{:04o}", f.mode),
                 "bytes": f.bytes,
+                "owner": format!("{}:{}", f.uid, f.gid),
                 "content": "sha256 equal to the decrypted value",
                 "link": f.link,
             })).collect::<Vec<_>>(),

@@ -193,7 +193,7 @@ fn verify_installed_catches_missing_mode_content_and_absolute_links() {
     let set = secret_set(&p);
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let e = verify::verify_installed(&set, root).unwrap_err();
+    let e = verify::verify_installed(&set, root, None).unwrap_err();
     assert!(matches!(e, verify::VerifyError::Missing { .. }), "{e}");
     assert!(e.to_string().contains("tls.fullchain"), "{e}");
     let write = |path: &std::path::Path, bytes: &[u8], mode: u32| {
@@ -208,14 +208,36 @@ fn verify_installed_catches_missing_mode_content_and_absolute_links() {
         let path = crate::install::under(root, &s.target.path);
         write(&path, s.value.expose().as_bytes(), s.target.mode);
     }
-    let files = verify::verify_installed(&set, root).unwrap();
+    let files = verify::verify_installed(&set, root, None).unwrap();
     assert_eq!(files.len(), set.secrets().len());
     assert_eq!(files[1].mode, 0o400);
+
+    // Owners: every secret declares root:root; account files that map root to our own ids
+    // pass, files that map it elsewhere do not, and an unknown name is reported.
+    use std::os::unix::fs::MetadataExt;
+    let me = fs::metadata(root).unwrap();
+    let etc = tempfile::tempdir().unwrap();
+    let accounts = |uid: u32, gid: u32| {
+        fs::write(
+            etc.path().join("passwd"),
+            format!("daemon:x:1:1::/:/bin/false\nroot:x:{uid}:{gid}::/root:/bin/sh\n"),
+        )
+        .unwrap();
+        fs::write(etc.path().join("group"), format!("root:x:{gid}:\n")).unwrap();
+    };
+    accounts(me.uid(), me.gid());
+    verify::verify_installed(&set, root, Some(etc.path())).unwrap();
+    accounts(me.uid() + 1, me.gid());
+    let e = verify::verify_installed(&set, root, Some(etc.path())).unwrap_err();
+    assert!(matches!(e, verify::VerifyError::Owner { .. }), "{e}");
+    fs::write(etc.path().join("passwd"), "daemon:x:1:1::/:/bin/false\n").unwrap();
+    let e = verify::verify_installed(&set, root, Some(etc.path())).unwrap_err();
+    assert!(matches!(e, verify::VerifyError::Account { .. }), "{e}");
 
     let key = &set.tls.privkey;
     let key_path = crate::install::under(root, &key.target.path);
     fs::set_permissions(&key_path, fs::Permissions::from_mode(0o644)).unwrap();
-    let e = verify::verify_installed(&set, root).unwrap_err();
+    let e = verify::verify_installed(&set, root, None).unwrap_err();
     assert!(
         matches!(
             e,
@@ -229,12 +251,12 @@ fn verify_installed_catches_missing_mode_content_and_absolute_links() {
     );
 
     write(&key_path, b"something else", key.target.mode);
-    let e = verify::verify_installed(&set, root).unwrap_err();
+    let e = verify::verify_installed(&set, root, None).unwrap_err();
     assert!(matches!(e, verify::VerifyError::Content { .. }), "{e}");
     assert!(!e.to_string().contains("something else"), "{e}");
 
     fs::remove_file(&key_path).unwrap();
     std::os::unix::fs::symlink("/etc/hostname", &key_path).unwrap();
-    let e = verify::verify_installed(&set, root).unwrap_err();
+    let e = verify::verify_installed(&set, root, None).unwrap_err();
     assert!(matches!(e, verify::VerifyError::AbsoluteLink { .. }), "{e}");
 }
