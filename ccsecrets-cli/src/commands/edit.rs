@@ -8,7 +8,7 @@ use std::process::Command;
 use ccsecrets_core::fsutil::{self, FileStamp, PrivateDir};
 use ccsecrets_core::sops::document::{encrypt, EncryptOptions};
 use ccsecrets_core::sops::store::{self, Format};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::{apply_indent, emit_encrypted, format_for, load_config, open_encrypted_with, Global};
 use crate::env::Env;
@@ -122,7 +122,10 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
     let name = args.file.clone();
     let encrypted = match &mut opened {
         Some(o) => {
-            o.plain.branches = branches;
+            // The documents as they were before the edit are plaintext too: wipe them.
+            for mut old in std::mem::replace(&mut o.plain.branches, branches) {
+                old.zeroize();
+            }
             o.plain
                 .reencrypt()
                 .map_err(|e| CliError::encrypt(&name, &e))?
@@ -194,7 +197,8 @@ fn edit_loop(
             ));
         }
         match store::parse(format, &edited) {
-            Ok(branches) if branches.iter().any(|b| b.get("sops").is_some()) => {
+            Ok(mut branches) if branches.iter().any(|b| b.get("sops").is_some()) => {
+                branches.iter_mut().for_each(Zeroize::zeroize);
                 output::error("the edited document must not contain a top-level `sops` key");
             }
             Ok(branches) => return Ok(branches),

@@ -23,6 +23,13 @@
 //! - **Custom paths** (the certificate path) are symlinks to `/run/secrets/<key>`, made
 //!   *relative*, so the tree is valid both where it was written and when `ROOT` is `/`. They
 //!   point through the stable `run/secrets` link, so a switch updates them too.
+//! - **No symlink is followed under ROOT.** `run`, `run/secrets.d` and every directory on
+//!   the way to a custom path must be real directories (a planted `var/lib/ci-certs -> /etc`
+//!   is refused before anything is written), owned by root or the installing user and
+//!   writable by no one else (so no one can swap one for a link while the install runs),
+//!   and pruning removes a link found among the generations without touching what it
+//!   points to. Files are created new (`O_EXCL`) and chowned through their
+//!   descriptor; a link already at a custom path is replaced by rename, never written through.
 //! - **Ownership.** Owner and group names are looked up in `accounts_dir` (`/etc/passwd`,
 //!   `/etc/group`; numeric ids are accepted). Without root, a file can only be given to the
 //!   invoking user: the install refuses up front unless `chown` is off, in which case every
@@ -341,8 +348,14 @@ pub fn install_set(set: &SecretSet, opts: &InstallOptions) -> Result<Report, Ins
     let run_dir = root.join("run");
     let gens = root.join(GENERATIONS_DIR);
     let live = root.join(LIVE_LINK);
+    // Nothing under ROOT is followed: a planted `run -> /etc` or `var/lib/ci-certs -> /etc`
+    // would otherwise make this install write (or wipe) outside ROOT.
+    check_real_dirs(root, Path::new(GENERATIONS_DIR), my_uid)?;
     for p in &plan {
         if let Some(l) = &p.link {
+            if let Some(parent) = l.parent() {
+                check_real_dirs(root, parent, my_uid)?;
+            }
             check_link_slot(&under(root, l))?;
         }
     }
@@ -361,6 +374,8 @@ pub fn install_set(set: &SecretSet, opts: &InstallOptions) -> Result<Report, Ins
         generation = next_generation(&gens, current);
         mkdir_all(&run_dir, 0o755)?;
         mkdir_all(&gens, 0o751)?;
+        // Made just now, or checked above; checked again in case it changed meanwhile.
+        check_real_dirs(root, Path::new(GENERATIONS_DIR), my_uid)?;
         let tmp = hidden_sibling(&gens, ".new")?;
         fs::DirBuilder::new()
             .mode(0o751)
@@ -385,9 +400,8 @@ pub fn install_set(set: &SecretSet, opts: &InstallOptions) -> Result<Report, Ins
     let mut links = Vec::new();
     for p in &plan {
         let Some(l) = &p.link else { continue };
-        let at = under(root, l);
         let target = relative_link(l, &Path::new(RUN_SECRETS_DIR).join(&p.key));
-        match ensure_link(&at, &target) {
+        match ensure_link(root, l, &target, my_uid) {
             Ok(true) => links.push(l.clone()),
             Ok(false) => {}
             Err(e) => {
@@ -498,6 +512,50 @@ fn check_host_path(p: &Path) -> Result<(), String> {
             "path {} must be a plain absolute file path (no `.` or `..`)",
             p.display()
         ));
+    }
+    Ok(())
+}
+
+/// Every existing directory from `ROOT` down to `ROOT/<host_dir>` is a real directory, not a
+/// symlink (ROOT itself may be one: the operator chose it), owned by the installing user or
+/// root and writable by no one else, so no one else can swap one for a link between this
+/// check and the write. Missing ones are fine: the install creates them.
+fn check_real_dirs(root: &Path, host_dir: &Path, my_uid: u32) -> Result<(), InstallError> {
+    let mut p = root.to_path_buf();
+    for c in host_dir.components() {
+        let Component::Normal(part) = c else { continue };
+        p.push(part);
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(InstallError::Conflict {
+                    path: p,
+                    message: "is a symlink; install never follows symlinks under the root \
+                              (make it a real directory)"
+                        .into(),
+                })
+            }
+            Ok(m) if !m.is_dir() => {
+                return Err(InstallError::Conflict {
+                    path: p,
+                    message: "is not a directory".into(),
+                })
+            }
+            Ok(m) if (m.uid() != my_uid && m.uid() != 0) || m.mode() & 0o022 != 0 => {
+                return Err(InstallError::Conflict {
+                    path: p,
+                    message: format!(
+                        "is owned by uid {} with mode {:o}; another user could swap what is \
+                         in it for a symlink during the install (it must belong to root or \
+                         uid {my_uid} and be writable by no one else)",
+                        m.uid(),
+                        m.mode() & 0o7777
+                    ),
+                })
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_at(&p)(e)),
+        }
     }
     Ok(())
 }
@@ -631,7 +689,8 @@ fn write_generation(dir: &Path, plan: &[Planned<'_>], chown: bool) -> Result<(),
             .flat_map(Path::components)
         {
             sub.push(part);
-            if !sub.is_dir() {
+            let is_dir = fs::symlink_metadata(&sub).is_ok_and(|m| m.is_dir());
+            if !is_dir {
                 fs::create_dir(&sub).map_err(io_at(&sub))?;
             }
             fs::set_permissions(&sub, fs::Permissions::from_mode(0o751)).map_err(io_at(&sub))?;
@@ -644,12 +703,19 @@ fn write_generation(dir: &Path, plan: &[Planned<'_>], chown: bool) -> Result<(),
             .map_err(io_at(&f))?;
         file.write_all(p.value).map_err(io_at(&f))?;
         file.sync_all().map_err(io_at(&f))?;
+        // The final mode first, then the owner: the new owner never holds the file while it
+        // is still writable (0600), so cannot keep a write descriptor to it.
+        file.set_permissions(fs::Permissions::from_mode(p.mode))
+            .map_err(io_at(&f))?;
         let m = file.metadata().map_err(io_at(&f))?;
         if chown && (m.uid() != p.uid || m.gid() != p.gid) {
             std::os::unix::fs::fchown(&file, Some(p.uid), Some(p.gid)).map_err(io_at(&f))?;
+            // chown clears set-id bits; a declared set-id mode is applied again.
+            if p.mode & 0o6000 != 0 {
+                file.set_permissions(fs::Permissions::from_mode(p.mode))
+                    .map_err(io_at(&f))?;
+            }
         }
-        file.set_permissions(fs::Permissions::from_mode(p.mode))
-            .map_err(io_at(&f))?;
     }
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
@@ -674,15 +740,22 @@ fn hidden_sibling(dir: &Path, prefix: &str) -> Result<PathBuf, InstallError> {
     Ok(dir.join(format!("{prefix}-{suffix}")))
 }
 
-/// Makes `at` a symlink to `target` unless it already is one; true when it changed.
-fn ensure_link(at: &Path, target: &Path) -> Result<bool, InstallError> {
-    if fs::read_link(at).is_ok_and(|t| t == target) {
+/// Makes `ROOT/<host>` a symlink to `target` unless it already is one; true when it changed.
+/// The directories on the way are checked again right before the link is made, so one
+/// swapped for a symlink since the plan was checked is not followed.
+fn ensure_link(root: &Path, host: &Path, target: &Path, my_uid: u32) -> Result<bool, InstallError> {
+    let at = under(root, host);
+    if let Some(parent) = host.parent() {
+        check_real_dirs(root, parent, my_uid)?;
+    }
+    if fs::read_link(&at).is_ok_and(|t| t == target) {
         return Ok(false);
     }
-    if let Some(parent) = at.parent() {
-        mkdir_all(parent, 0o755)?;
+    if let Some(parent) = host.parent() {
+        mkdir_all(&under(root, parent), 0o755)?;
+        check_real_dirs(root, parent, my_uid)?;
     }
-    replace_with_symlink(at, target)?;
+    replace_with_symlink(&at, target)?;
     Ok(true)
 }
 

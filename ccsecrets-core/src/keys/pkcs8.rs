@@ -54,7 +54,8 @@ fn pem_body(text: &str, label: &str) -> Option<Zeroizing<String>> {
     let end = format!("-----END {label}-----");
     let mut lines = text.lines().map(str::trim);
     lines.find(|l| *l == begin)?;
-    let mut body = Zeroizing::new(String::new());
+    // Sized up front: a growing String would leave copies of the key in freed memory.
+    let mut body = Zeroizing::new(String::with_capacity(text.len()));
     for l in lines {
         if l == end {
             return Some(body);

@@ -139,6 +139,13 @@ pub enum NixError {
         /// The secret.
         secret: String,
     },
+    /// A secret's name holds a NUL character, which neither a Nix string nor a file name can
+    /// carry (Nix would silently cut the name short).
+    #[error("`{}`: a secret name must not contain a NUL character", secret.escape_debug())]
+    NulInName {
+        /// The secret.
+        secret: String,
+    },
     /// The committed glue file is not in the form `ccsecrets nix --write` writes.
     #[error("{}: {message}", path.display())]
     Glue {
@@ -270,8 +277,13 @@ impl Declarations {
 /// name inside an install generation. Refuses what sops-nix cannot address: an item of a
 /// list (`registry[0].password`, [`NixError::ListItem`]) and an `extra` name holding `.` or
 /// `/`, or being empty (`extra.db.password` would become `extra/db/password`, another path;
-/// [`NixError::AmbiguousName`]).
+/// [`NixError::AmbiguousName`]), and a name holding NUL ([`NixError::NulInName`]).
 pub fn secret_key(name: &str) -> Result<String, NixError> {
+    if name.contains('\0') {
+        return Err(NixError::NulInName {
+            secret: name.to_owned(),
+        });
+    }
     let key = sops_nix_key(name);
     if name.contains('[') {
         return Err(NixError::ListItem {
@@ -462,7 +474,9 @@ pub fn glue_findings(instance_dir: &Path) -> Result<Vec<GlueFinding>, NixError> 
                 let t = &s.target;
                 let checks: [(&'static str, bool); 6] = [
                     ("key", e.key == key),
-                    ("path", Path::new(&e.path) == t.path),
+                    // Compared as text: sops-nix gets the string, and `Path` equality would
+                    // call `/run/secrets/./x/` the same as `/run/secrets/x`.
+                    ("path", t.path.to_str() == Some(e.path.as_str())),
                     ("owner", e.owner == t.owner),
                     ("group", e.group == t.group),
                     ("mode", parse_mode(&e.mode) == Some(t.mode)),

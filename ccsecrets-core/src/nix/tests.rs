@@ -239,3 +239,25 @@ fn dotted_extra_names_are_refused() {
     let e = Declarations::for_instance(&inst, HostKeys::default()).unwrap_err();
     assert!(e.to_string().contains("extra.db.password"), "{e}");
 }
+
+#[test]
+fn a_path_spelled_differently_differs() {
+    let dir = instance_with(doc(&[], 0));
+    let glue = write_glue(dir.path());
+    let edited = glue.replacen(
+        "\"/run/secrets/drone/rpc_secret\"",
+        "\"/run/secrets/./drone//rpc_secret/\"",
+        1,
+    );
+    assert_ne!(edited, glue);
+    std::fs::write(dir.path().join(GLUE_FILE), edited).unwrap();
+    let f = glue_findings(dir.path()).unwrap();
+    assert_eq!(
+        f,
+        vec![GlueFinding {
+            glue_file: dir.path().join(GLUE_FILE),
+            secret: "drone/rpc_secret".into(),
+            problem: GlueProblem::Differs { field: "path" },
+        }]
+    );
+}
