@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # The main job on the bundled example instance (fixtures/example-instance):
-#   1. install the oracles (real sops, age) and build ccsecrets;
-#   2. decrypt the instance secrets with the bundled *test* bootstrap key and check that the
-#      real sops prints exactly the same plaintext;
-#   3. re-encrypt them with ccsecrets to the same recipients and check that sops decrypts the
-#      result to the same plaintext and calls it encrypted.
-# Plaintext only ever lives in a private temp directory outside the repo, removed on exit;
-# nothing secret is printed (only key names, sizes and SHA-256 digests).
+#   1. install the oracles (real sops, age, git) and build ccsecrets;
+#   2. the cold rebuild: `ccsecrets rebuild-check --example` commits the example base and
+#      instance into temporary git repos, serves them with `git daemon` on 127.0.0.1, and in a
+#      clean environment (empty HOME, only the *test* bootstrap key) clones both with gix,
+#      runs `check` without and with the key, `install`s into a scratch root, verifies every
+#      secret's path, mode and content, and completes a real TLS handshake with the installed
+#      certificate (SNI drone.ci.example.test, verified against the test CA). The evidence
+#      (commit ids, public key fingerprints, every step with its duration; no secret) goes to
+#      target/rebuild-evidence.json;
+#   3. decrypt the instance secrets and check that the real sops prints exactly the same
+#      plaintext, then re-encrypt them with ccsecrets and check that sops agrees.
+# Plaintext only ever lives in private temp directories outside the repo, removed on exit;
+# nothing secret is printed (only key names, sizes and SHA-256 digests of the whole file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -15,6 +21,10 @@ scripts/install-oracles.sh >/dev/null
 export PATH="$root/.venv/bin:$PATH" SOPS_DISABLE_VERSION_CHECK=1
 cargo build --release --locked -q -p ccsecrets-cli
 ccs="$root/target/release/ccsecrets"
+
+echo "== cold rebuild of the example instance"
+"$ccs" rebuild-check --example --evidence "$root/target/rebuild-evidence.json"
+echo
 
 instance=fixtures/example-instance
 secrets=$instance/secrets/secrets.yaml

@@ -75,6 +75,8 @@ pub enum Command {
     Nix(crate::commands::nix::Args),
     /// Decrypt an instance's secrets and install them under ROOT as sops-nix would.
     Install(crate::commands::install::Args),
+    /// Prove a cold rebuild: clone both repos, check, install, verify, TLS handshake.
+    RebuildCheck(crate::commands::rebuild_check::Args),
     /// Create an instance repository and its bootstrap key, and commit it.
     Init(crate::commands::init::Args),
     /// Certificate operations: `cert renew` installs a new certificate and commits it.

@@ -46,4 +46,6 @@ pub mod instance;
 pub mod keys;
 pub mod leaks;
 pub mod nix;
+#[cfg(feature = "rebuild")]
+pub mod rebuild;
 pub mod sops;

@@ -15,6 +15,7 @@ pub mod init;
 pub mod install;
 pub mod keygen;
 pub mod nix;
+pub mod rebuild_check;
 pub mod recipients;
 pub mod rekey;
 pub mod rotate;
