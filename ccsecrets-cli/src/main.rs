@@ -47,8 +47,6 @@ fn run(cli: Cli, env: &env::Env) -> Result<(), CliError> {
         Command::Cert(args) => commands::cert::run(args, env),
         Command::Recipients(args) => commands::recipients::run(args),
         Command::Rekey(args) => commands::rekey::run(args, env),
-        Command::Check(args) => commands::check::run(args, env),
-        Command::DiffTextconv(args) => commands::diff_textconv::run(args, env),
     }
 }
 
