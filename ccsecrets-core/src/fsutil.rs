@@ -126,6 +126,40 @@ fn write_with_mode(
     Ok(())
 }
 
+/// Creates a new private file (mode 0600 from the moment it exists) holding `bytes`, for keys.
+///
+/// The content is written and synced in a temp file beside `path`, then hard-linked to `path`:
+/// `link(2)` fails when anything (a file, a directory, a symlink, dangling or not) is already
+/// at `path`, so an existing file is never overwritten, a symlink planted there is never
+/// followed, and `path` never exists partly written or with wider permissions.
+pub fn write_new_private(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let (tmp_path, mut tmp) = create_temp_beside(&dir, path).map_err(io_err(path))?;
+    let result = (|| {
+        tmp.set_permissions(fs::Permissions::from_mode(0o600))?;
+        tmp.write_all(bytes)?;
+        tmp.sync_all()?;
+        drop(tmp);
+        fs::hard_link(&tmp_path, path)
+    })();
+    let _ = fs::remove_file(&tmp_path);
+    match result {
+        Ok(()) => {
+            if let Ok(d) = File::open(&dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            Err(WriteError::Changed(path.to_owned()))
+        }
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
 /// Replaces several files as one step: every new content is written to a temp file and
 /// synced, and every target checked against its stamp, before any is renamed into place. If a
 /// rename fails midway, the files already replaced get their previous content back.
@@ -360,6 +394,46 @@ mod tests {
         let sb = FileStamp::of_bytes(b"b0");
         write_all_or_nothing(&[(&a, b"a1", &sa), (&b, b"b1", &sb)]).unwrap();
         assert_eq!(fs::read(&b).unwrap(), b"b1");
+    }
+
+    #[test]
+    fn new_private_files_never_replace_or_follow_what_is_there() {
+        let d = tempfile::tempdir().unwrap();
+        let key = d.path().join("key.txt");
+        write_new_private(&key, b"secret").unwrap();
+        assert_eq!(fs::read(&key).unwrap(), b"secret");
+        assert_eq!(
+            fs::symlink_metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        // An existing file is kept.
+        assert!(matches!(
+            write_new_private(&key, b"other"),
+            Err(WriteError::Changed(_))
+        ));
+        assert_eq!(fs::read(&key).unwrap(), b"secret");
+        // A planted symlink, dangling or not, is neither followed nor replaced.
+        let target = d.path().join("elsewhere");
+        let link = d.path().join("link.txt");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(matches!(
+            write_new_private(&link, b"secret"),
+            Err(WriteError::Changed(_))
+        ));
+        assert!(!target.exists());
+        fs::write(&target, b"victim").unwrap();
+        assert!(write_new_private(&link, b"secret").is_err());
+        assert_eq!(fs::read(&target).unwrap(), b"victim");
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        // No temp file is left behind.
+        let names: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 3, "{names:?}");
     }
 
     #[test]

@@ -1,0 +1,128 @@
+//! Hardening of the instance commands: where `init` may put the bootstrap key, and how.
+
+mod instance_support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use ccsecrets_tests::ok;
+use instance_support::*;
+
+fn init_with_key(sb: &ccsecrets_tests::Sandbox, inst: &Path, key: &str) -> std::process::Output {
+    ccs(
+        sb,
+        None,
+        &[
+            "init",
+            "--domain",
+            DOMAIN,
+            "--dir",
+            inst.to_str().unwrap(),
+            "--bootstrap-key-out",
+            key,
+        ],
+    )
+}
+
+/// Every entry under `dir`, for "nothing was created" checks.
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            if p.is_dir() && !p.is_symlink() && p.file_name().unwrap() != ".git" {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn init_refuses_key_paths_that_reach_a_work_tree_through_dot_dot_or_symlinks() {
+    let sb = sandbox();
+    let repo = sb.work().join("repo");
+    std::fs::create_dir_all(repo.join("sub")).unwrap();
+    git(&sb, &repo, &["init", "-q"]);
+    std::os::unix::fs::symlink(repo.join("sub"), sb.work().join("link")).unwrap();
+    let inst = sb.work().join("inst");
+    let before = tree(&sb.work());
+
+    let work = sb.work();
+    let cases = [
+        // A directory that does not exist yet, then `..`: the key would land in the repo.
+        work.join("new/../repo/boot.txt").display().to_string(),
+        work.join("new/deeper/../../repo/sub/boot.txt")
+            .display()
+            .to_string(),
+        // Relative to the working directory (the sandbox's work dir).
+        "new/../repo/boot.txt".to_owned(),
+        // Through a symlink to a directory inside the repo.
+        work.join("link/boot.txt").display().to_string(),
+        work.join("link/fresh/../boot.txt").display().to_string(),
+        // Into the instance being created.
+        work.join("x/../inst/boot.txt").display().to_string(),
+    ];
+    for key in &cases {
+        let out = init_with_key(&sb, &inst, key);
+        assert_eq!(out.status.code(), Some(1), "{key}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("inside the git work tree") && err.contains(key.as_str()),
+            "{key}: names the key and the problem: {err}"
+        );
+        assert_eq!(tree(&sb.work()), before, "{key}: nothing created");
+    }
+}
+
+#[test]
+fn init_never_follows_or_replaces_a_planted_symlink_at_the_key_path() {
+    let sb = sandbox();
+    let inst = sb.work().join("inst");
+    let victim = sb.dir.path().join("victim.txt");
+    let link = sb.dir.path().join("boot.txt");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    for existing_target in [false, true] {
+        if existing_target {
+            std::fs::write(&victim, "keep me\n").unwrap();
+        }
+        let out = init_with_key(&sb, &inst, link.to_str().unwrap());
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(&victim).ok(),
+            existing_target.then(|| "keep me\n".to_owned())
+        );
+        assert!(!inst.exists());
+    }
+}
+
+#[test]
+fn init_writes_the_key_0600_where_the_dot_dot_path_resolves() {
+    let sb = sandbox();
+    let inst = sb.work().join("inst");
+    let keys = sb.dir.path().join("keys");
+    let given = keys.join("tmp/../boot.txt");
+    let out = init_with_key(&sb, &inst, given.to_str().unwrap());
+    ok(out, "init");
+    let key = keys.join("boot.txt");
+    let meta = std::fs::symlink_metadata(&key).unwrap();
+    assert!(meta.file_type().is_file());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&keys).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert!(!keys.join("tmp").exists(), "no stray directory");
+    let text = std::fs::read_to_string(&key).unwrap();
+    assert!(text.contains("AGE-SECRET-KEY-1"));
+    // Only the key is left: no temp file beside it.
+    assert_eq!(std::fs::read_dir(&keys).unwrap().count(), 1);
+}
