@@ -41,6 +41,17 @@ pub enum WriteError {
     /// The target changed on disk after it was read.
     #[error("{0} changed on disk since it was read; not overwriting it")]
     Changed(PathBuf),
+    /// Replacing several files failed midway and some already replaced files could not be
+    /// put back: they hold their new content (the only case in which anything changed).
+    #[error("cannot write {path}: {source}; and could not restore {} (they hold the new content)", left_changed.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    Partial {
+        /// The file whose write failed.
+        path: PathBuf,
+        /// Why it failed.
+        source: io::Error,
+        /// Files already replaced that could not be restored.
+        left_changed: Vec<PathBuf>,
+    },
     /// An I/O error (the target is left as it was).
     #[error("cannot write {path}: {source}")]
     Io {
@@ -162,7 +173,9 @@ pub fn write_new_private(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
 
 /// Replaces several files as one step: every new content is written to a temp file and
 /// synced, and every target checked against its stamp, before any is renamed into place. If a
-/// rename fails midway, the files already replaced get their previous content back.
+/// rename fails midway, the files already replaced get their previous content (and mode) back,
+/// and a file that did not exist is removed again; only if that too fails is the error
+/// [`WriteError::Partial`], naming the files left with their new content.
 pub fn write_all_or_nothing(files: &[(&Path, &[u8], &FileStamp)]) -> Result<(), WriteError> {
     let mut prepared: Vec<(PathBuf, &Path, u32)> = Vec::new();
     let cleanup = |prepared: &[(PathBuf, &Path, u32)]| {
@@ -214,15 +227,27 @@ pub fn write_all_or_nothing(files: &[(&Path, &[u8], &FileStamp)]) -> Result<(), 
     }
     let originals: Vec<Option<Vec<u8>>> = files.iter().map(|(p, _, _)| fs::read(p).ok()).collect();
     for (i, (tmp, path, _)) in prepared.iter().enumerate() {
-        if let Err(e) = fs::rename(tmp, path) {
-            // Put back what was already replaced, then drop the remaining temp files.
+        if let Err(source) = fs::rename(tmp, path) {
+            cleanup(&prepared[i..]);
+            // Put back what was already replaced (a file that did not exist is removed again).
+            let mut left_changed = Vec::new();
             for (j, (_, done, _)) in prepared[..i].iter().enumerate() {
-                if let Some(orig) = &originals[j] {
-                    let _ = write_atomic(done, orig, None);
+                let restored = match &originals[j] {
+                    Some(orig) => write_atomic(done, orig, None).is_ok(),
+                    None => fs::remove_file(done).is_ok(),
+                };
+                if !restored {
+                    left_changed.push(done.to_path_buf());
                 }
             }
-            cleanup(&prepared[i..]);
-            return Err(io_err(path)(e));
+            if left_changed.is_empty() {
+                return Err(io_err(path)(source));
+            }
+            return Err(WriteError::Partial {
+                path: path.to_path_buf(),
+                source,
+                left_changed,
+            });
         }
     }
     Ok(())

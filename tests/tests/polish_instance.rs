@@ -126,3 +126,160 @@ fn init_writes_the_key_0600_where_the_dot_dot_path_resolves() {
     // Only the key is left: no temp file beside it.
     assert_eq!(std::fs::read_dir(&keys).unwrap().count(), 1);
 }
+
+/// Clears the immutable attribute again however the test ends (else the sandbox cannot be
+/// removed).
+struct Immutable(std::path::PathBuf);
+
+impl Immutable {
+    fn set(path: &Path) -> Immutable {
+        let out = ccsecrets_tests::run(
+            {
+                let mut c = std::process::Command::new("chattr");
+                c.arg("+i").arg(path);
+                c
+            },
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "chattr +i (needs root on ext2/3/4, like this test): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Immutable(path.to_owned())
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// The write phase itself fails on the 2nd of 3 files: its rename is refused (an immutable
+/// file), after the 1st was already renamed into place. The 1st must get its bytes and mode
+/// back, the 3rd must never change, and no temp file may be left behind.
+#[test]
+fn rekey_rolls_back_the_first_file_when_renaming_the_second_fails() {
+    let sb = sandbox();
+    let (inst, boot, _) = init_instance(&sb, &[]);
+    let i = inst.to_str().unwrap();
+    for name in ["app", "zz"] {
+        let p = format!("secrets/{name}.yaml");
+        std::fs::write(inst.join(&p), "token: s3cret\n").unwrap();
+        let mut c = sb.sops();
+        c.current_dir(&inst).args(["encrypt", "-i", &p]);
+        ok(ccsecrets_tests::run(c, None), "sops encrypt");
+    }
+    std::fs::set_permissions(
+        inst.join("secrets/app.yaml"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
+    let (_, new_r) = age_keygen(&sb, "new.txt");
+    ok(
+        ccs(
+            &sb,
+            None,
+            &["recipients", "add", "--instance", i, "--age", &new_r],
+        ),
+        "add",
+    );
+    // Files in path order: secrets/app.yaml, secrets/secrets.yaml, secrets/zz.yaml.
+    let second = inst.join("secrets/secrets.yaml");
+    let before = snapshot(&sb, &inst);
+    let out = {
+        let _guard = Immutable::set(&second);
+        ccs(&sb, Some(&boot), &["rekey", "--instance", i])
+    };
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("secrets/secrets.yaml"),
+        "names the file: {}",
+        stderr(&out)
+    );
+    assert_eq!(
+        snapshot(&sb, &inst),
+        before,
+        "every file has its bytes back"
+    );
+    assert_eq!(
+        std::fs::metadata(inst.join("secrets/app.yaml"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o640,
+        "and its mode"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(inst.join("secrets"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("ccsecrets-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+    // And with the attribute gone the same rekey goes through.
+    ok(ccs(&sb, Some(&boot), &["rekey", "--instance", i]), "rekey");
+}
+
+/// A private host key given where the public one belongs (as text or as a file) is refused
+/// without a single line of it reaching the terminal.
+#[test]
+fn a_private_key_given_as_host_key_is_never_echoed() {
+    let sb = sandbox();
+    let (private, _) = ssh_host_key(&sb, "host");
+    let text = std::fs::read_to_string(&private).unwrap();
+    let body: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() > 8)
+        .collect();
+    assert!(!body.is_empty());
+    let inst = sb.work().join("inst");
+    let key = sb.dir.path().join("boot.txt");
+    for value in [text.as_str(), private.to_str().unwrap()] {
+        let out = ccs(
+            &sb,
+            None,
+            &[
+                "init",
+                "--domain",
+                DOMAIN,
+                "--dir",
+                inst.to_str().unwrap(),
+                "--bootstrap-key-out",
+                key.to_str().unwrap(),
+                "--host-key",
+                value,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let all = format!("{}{}", stderr(&out), String::from_utf8_lossy(&out.stdout));
+        assert!(all.contains("private key"), "{all}");
+        for line in &body {
+            assert!(!all.contains(line), "key material echoed: {all}");
+        }
+        assert!(!inst.exists() && !key.exists());
+    }
+    let (inst, _, _) = init_instance(&sb, &[]);
+    let before = snapshot(&sb, &inst);
+    let out = ccs(
+        &sb,
+        None,
+        &[
+            "recipients",
+            "add",
+            "--instance",
+            inst.to_str().unwrap(),
+            "--host-key",
+            &text,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    for line in &body {
+        assert!(!stderr(&out).contains(line), "echoed: {}", stderr(&out));
+    }
+    assert_eq!(snapshot(&sb, &inst), before);
+}

@@ -31,7 +31,7 @@ pub struct Args {
     pub bootstrap_key_out: Option<PathBuf>,
     /// A host's SSH ed25519 public key (the key line, or a file holding it, such as
     /// /etc/ssh/ssh_host_ed25519_key.pub), added as its age recipient. Repeatable.
-    #[arg(long, value_name = "PUB")]
+    #[arg(long, value_name = "PUB", allow_hyphen_values = true)]
     pub host_key: Vec<String>,
     #[command(flatten)]
     pub commit: CommitFlags,
@@ -109,9 +109,18 @@ pub fn run(args: Args, env: &Env) -> Result<(), CliError> {
 }
 
 /// An SSH public key given on the command line: the key line itself, or a file holding it.
+///
+/// Key text (a public key line, or a private key pasted by mistake) goes to the key parser,
+/// which names the problem without repeating the text; only a one-line value is ever echoed,
+/// as the path it was taken for.
 pub fn read_public_key(arg: &str) -> Result<String, CliError> {
     let t = arg.trim();
-    if t.starts_with("ssh-") || t.starts_with("ecdsa-") || t.starts_with("sk-") {
+    if t.starts_with("ssh-")
+        || t.starts_with("ecdsa-")
+        || t.starts_with("sk-")
+        || t.starts_with("-----BEGIN")
+        || t.contains('\n')
+    {
         return Ok(t.to_owned());
     }
     std::fs::read_to_string(Path::new(arg))

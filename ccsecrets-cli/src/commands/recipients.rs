@@ -42,7 +42,7 @@ pub struct Who {
     pub instance: PathBuf,
     /// A host's SSH ed25519 public key (the line, or a file holding it); its age recipient is
     /// used, so sops-nix's converted host identity can open the files.
-    #[arg(long, value_name = "PUB")]
+    #[arg(long, value_name = "PUB", allow_hyphen_values = true)]
     pub host_key: Option<String>,
     /// An age recipient (`age1…`).
     #[arg(
