@@ -283,3 +283,131 @@ fn a_private_key_given_as_host_key_is_never_echoed() {
     }
     assert_eq!(snapshot(&sb, &inst), before);
 }
+
+/// `recipients add|remove` edit only the groups they concern: an unrelated rule keeps its
+/// scalar `age:` form and settings, comments between key groups and above recipients stay, a
+/// `--group` that would silently start a new group in one rule but not in another is refused,
+/// and the real sops still reads the result.
+#[test]
+fn recipient_edits_leave_unrelated_rules_and_comments_alone() {
+    let sb = sandbox();
+    let (inst, _, bootstrap) = init_instance(&sb, &[]);
+    let (_, alice) = age_keygen(&sb, "alice.txt");
+    let (_, carol) = age_keygen(&sb, "carol.txt");
+    let (_, offline) = age_keygen(&sb, "offline.txt");
+    let (_, bob) = age_keygen(&sb, "bob.txt");
+    let policy = format!(
+        "# Top comment, keep me.\n\
+         creation_rules:\n\
+         \x20   # rule for other files\n\
+         \x20   - path_regex: other/.*\\.json$\n\
+         \x20     age: {bootstrap},{carol}\n\
+         \x20     encrypted_regex: ^(data|stringData)$\n\
+         \x20   - path_regex: secrets/.*\\.yaml$\n\
+         \x20     key_groups:\n\
+         \x20         # group 0: online keys\n\
+         \x20         - age:\n\
+         \x20             # bootstrap key\n\
+         \x20             - {bootstrap}\n\
+         \x20             # operator alice\n\
+         \x20             - {alice}\n\
+         \x20         # group 1: the offline key\n\
+         \x20         - age:\n\
+         \x20             - {offline}\n\
+         # trailing comment\n"
+    );
+    let path = inst.join(".sops.yaml");
+    std::fs::write(&path, &policy).unwrap();
+    let i = inst.to_str().unwrap();
+    ok(
+        ccs(
+            &sb,
+            None,
+            &["recipients", "remove", "--instance", i, "--age", &alice],
+        ),
+        "remove",
+    );
+    let after = std::fs::read_to_string(&path).unwrap();
+    for kept in [
+        "# Top comment, keep me.",
+        "# rule for other files",
+        &format!("age: {bootstrap},{carol}"),
+        "encrypted_regex: ^(data|stringData)$",
+        "# group 0: online keys",
+        "# bootstrap key",
+        "# group 1: the offline key",
+        "# trailing comment",
+    ] {
+        assert!(after.contains(kept), "{kept:?} kept in:\n{after}");
+    }
+    assert!(
+        !after.contains(&alice) && !after.contains("# operator alice"),
+        "{after}"
+    );
+
+    // Group 1 exists in the second rule but would be a new group in the first.
+    let out = ccs(
+        &sb,
+        None,
+        &[
+            "recipients",
+            "add",
+            "--instance",
+            i,
+            "--age",
+            &bob,
+            "--group",
+            "1",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(".sops.yaml") && stderr(&out).contains("new key group"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        after,
+        "refusal changed the policy"
+    );
+
+    ok(
+        ccs(
+            &sb,
+            None,
+            &[
+                "recipients",
+                "add",
+                "--instance",
+                i,
+                "--age",
+                &bob,
+                "--label",
+                "operator bob",
+            ],
+        ),
+        "add",
+    );
+    let after = std::fs::read_to_string(&path).unwrap();
+    for kept in [
+        "# group 0: online keys",
+        "# group 1: the offline key",
+        "# operator bob",
+    ] {
+        assert!(after.contains(kept), "{kept:?} kept in:\n{after}");
+    }
+    // The real sops encrypts a file under the first rule to its recipients, bob included.
+    std::fs::create_dir_all(inst.join("other")).unwrap();
+    std::fs::write(inst.join("other/a.json"), "{\"data\": \"x\"}").unwrap();
+    let mut c = sb.sops();
+    c.current_dir(&inst).args(["encrypt", "other/a.json"]);
+    let enc = String::from_utf8(ok(ccsecrets_tests::run(c, None), "sops encrypt")).unwrap();
+    for r in [&bootstrap, &carol, &bob] {
+        assert!(enc.contains(r.as_str()), "{r} in {enc}");
+    }
+    assert!(
+        !enc.contains(&offline),
+        "the first rule has no offline group: {enc}"
+    );
+}

@@ -81,6 +81,20 @@ pub enum PolicyError {
         /// The group asked for.
         group: usize,
     },
+    /// `--group N` would start a new key group in some rules but name an existing one in
+    /// others. A new group changes who can decrypt (sops needs a key from every group), so it
+    /// is never done to a rule by accident.
+    #[error("{}: --group {group} would start a new key group in creation rule(s) {} (which then need a key from every group) but is an existing group in rule(s) {}; give the rules the same groups first", path.display(), list_rules(new_in), list_rules(existing_in))]
+    AmbiguousGroup {
+        /// The file.
+        path: PathBuf,
+        /// The group asked for.
+        group: usize,
+        /// Rules where it would be a new group.
+        new_in: Vec<usize>,
+        /// Rules where it already exists.
+        existing_in: Vec<usize>,
+    },
     /// The recipient is not in the policy.
     #[error("{}: {recipient} is not a recipient", path.display())]
     NotFound {
@@ -248,6 +262,17 @@ impl Policy {
         if rules.is_empty() {
             return Err(PolicyError::NoRules(path));
         }
+        let counts: Vec<usize> = rules.iter().map(|r| group_count(r)).collect();
+        let new_in: Vec<usize> = (0..counts.len()).filter(|&i| counts[i] == group).collect();
+        let existing_in: Vec<usize> = (0..counts.len()).filter(|&i| counts[i] > group).collect();
+        if !new_in.is_empty() && !existing_in.is_empty() {
+            return Err(PolicyError::AmbiguousGroup {
+                path,
+                group,
+                new_in,
+                existing_in,
+            });
+        }
         let mut changed = false;
         for (ri, rule) in rules.iter_mut().enumerate() {
             let list = age_list(rule, group, true, &path, ri)?;
@@ -298,6 +323,9 @@ impl Policy {
                 });
             }
         }
+        // Only the groups that hold the recipient are touched: `age_list` turns a scalar
+        // `age: a,b` into a list, which must not happen to rules the removal does not concern.
+        let places: Vec<(usize, usize)> = hits.iter().map(|h| (h.rule, h.group)).collect();
         let mut removed = 0;
         for (ri, rule) in self.rules_mut().into_iter().enumerate() {
             let groups = match rule.get("key_groups") {
@@ -305,6 +333,9 @@ impl Policy {
                 _ => 1,
             };
             for gi in 0..groups {
+                if !places.contains(&(ri, gi)) {
+                    continue;
+                }
                 let Ok(Value::Seq(items)) = age_list(rule, gi, false, &path, ri) else {
                     continue;
                 };
@@ -379,6 +410,26 @@ fn list_entries(list: &Value) -> Vec<(String, Option<String>)> {
 /// The `age:` list of group `group` of `rule`, made a list if it was a string. With
 /// `create`, a missing list (or group one past the end) is created, and a rule with a plain
 /// `age:` is converted to `key_groups` when a second group is asked for.
+/// The number of key groups of a rule (1 when it names recipients directly).
+fn group_count(rule: &Map) -> usize {
+    match rule.get("key_groups") {
+        Some(Value::Seq(g)) => g
+            .iter()
+            .filter(|g| !matches!(g, Value::Comment(_)))
+            .count()
+            .max(1),
+        _ => 1,
+    }
+}
+
+fn list_rules(rules: &[usize]) -> String {
+    rules
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn age_list<'a>(
     rule: &'a mut Map,
     group: usize,
@@ -402,12 +453,23 @@ fn age_list<'a>(
         let Some(Value::Seq(groups)) = rule.get_mut("key_groups") else {
             unreachable!("checked above")
         };
-        groups.retain(|g| !matches!(g, Value::Comment(_)));
-        let count = groups.len();
-        if group == count && create {
-            groups.push(Value::Map(Map::new()));
-        }
-        match groups.get_mut(group) {
+        // Group numbers count key groups only; comments between them stay where they are.
+        let real: Vec<usize> = groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| !matches!(g, Value::Comment(_)))
+            .map(|(i, _)| i)
+            .collect();
+        let count = real.len();
+        let at = match real.get(group) {
+            Some(&i) => Some(i),
+            None if group == count && create => {
+                groups.push(Value::Map(Map::new()));
+                Some(groups.len() - 1)
+            }
+            None => None,
+        };
+        match at.and_then(|i| groups.get_mut(i)) {
             Some(Value::Map(m)) => m,
             Some(_) => {
                 return Err(PolicyError::Invalid {
