@@ -78,12 +78,9 @@ pub enum Command {
     Nix(crate::commands::nix::Args),
     /// Decrypt an instance's secrets and install them under ROOT as sops-nix would.
     Install(crate::commands::install::Args),
-    /// Create an instance repository and its bootstrap key, and commit it.
+    // The instance commands take their help (summary and details) from their Args docs.
     Init(crate::commands::init::Args),
-    /// Certificate operations: `cert renew` installs a new certificate and commits it.
     Cert(crate::commands::cert::Args),
-    /// List, add or remove the instance's recipients (.sops.yaml).
     Recipients(crate::commands::recipients::Args),
-    /// Bring every file of the instance to the recipient policy, all or nothing.
     Rekey(crate::commands::rekey::Args),
 }

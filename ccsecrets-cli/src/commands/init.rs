@@ -10,13 +10,17 @@ use crate::env::Env;
 use crate::error::{code, CliError};
 use crate::output;
 
-/// Create an instance repository: a git repo with instance.nix (the domain), .sops.yaml (the
+/// Create an instance repository and its bootstrap key, and commit it.
+///
+/// The repository is a git repo with instance.nix (the domain), .sops.yaml (the
 /// bootstrap recipient and any host recipients) and secrets/secrets.yaml, encrypted, holding a
 /// fresh Drone RPC secret and webhook HMAC, an empty registry list and placeholders for the
 /// certificate, its key and the OAuth client; then commit it.
 ///
 /// The new bootstrap age identity is written with mode 0600 to --bootstrap-key-out, which must
-/// be outside every git work tree. Its public recipient is printed on stdout.
+/// be outside every git work tree (checked after resolving symlinks and `..`); an existing
+/// file or symlink there is never replaced. Its public recipient is printed on stdout. A
+/// refusal leaves nothing behind (exit code 1).
 #[derive(clap::Args)]
 pub struct Args {
     /// The instance's domain: the certificate must cover *.DOMAIN and DOMAIN.

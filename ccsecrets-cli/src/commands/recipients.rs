@@ -9,8 +9,10 @@ use super::init::read_public_key;
 use crate::error::{code, CliError};
 use crate::output;
 
-/// Show or change the instance's recipient policy (.sops.yaml). Changes apply to every
-/// creation rule and touch no encrypted file: run `ccsecrets rekey --commit` afterwards.
+/// List, add or remove the instance's recipients (.sops.yaml).
+///
+/// Changes apply to every creation rule and touch no encrypted file: run `ccsecrets rekey
+/// --commit` afterwards. Comments and other settings in .sops.yaml are kept.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(subcommand)]
