@@ -41,6 +41,9 @@ pub enum WriteError {
     /// The target changed on disk after it was read.
     #[error("{0} changed on disk since it was read; not overwriting it")]
     Changed(PathBuf),
+    /// The target is read-only (its owner has no write permission), so it is not replaced.
+    #[error("{}: is read-only (mode {:04o}); not replacing it", .0.display(), .1)]
+    ReadOnly(PathBuf, u32),
     /// Replacing several files failed midway and some already replaced files could not be
     /// put back: they hold their new content (the only case in which anything changed).
     #[error("cannot write {path}: {source}; and could not restore {} (they hold the new content)", left_changed.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
@@ -171,7 +174,8 @@ pub fn write_new_private(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     }
 }
 
-/// Replaces several files as one step: every new content is written to a temp file and
+/// Replaces several files as one step: a read-only target ([`WriteError::ReadOnly`]) refuses
+/// the whole batch; every new content is written to a temp file and
 /// synced, and every target checked against its stamp, before any is renamed into place. If a
 /// rename fails midway, the files already replaced get their previous content (and mode) back,
 /// and a file that did not exist is removed again; only if that too fails is the error
@@ -183,6 +187,16 @@ pub fn write_all_or_nothing(files: &[(&Path, &[u8], &FileStamp)]) -> Result<(), 
             let _ = fs::remove_file(tmp);
         }
     };
+    // A file its owner cannot write is not replaced: renaming over it would ignore its mode,
+    // while an in-place writer (sops) fails on it. Checked for every file before any work.
+    for (path, _, _) in files {
+        if let Ok(m) = fs::metadata(path) {
+            let mode = m.permissions().mode() & 0o7777;
+            if m.is_file() && mode & 0o200 == 0 {
+                return Err(WriteError::ReadOnly(path.to_path_buf(), mode));
+            }
+        }
+    }
     for (path, bytes, _) in files {
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
@@ -459,6 +473,25 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 3, "{names:?}");
+    }
+
+    #[test]
+    fn all_or_nothing_refuses_a_read_only_target_before_writing_any() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a");
+        let b = d.path().join("b");
+        fs::write(&a, b"a0").unwrap();
+        fs::write(&b, b"b0").unwrap();
+        fs::set_permissions(&b, fs::Permissions::from_mode(0o444)).unwrap();
+        let (sa, sb) = (FileStamp::of_bytes(b"a0"), FileStamp::of_bytes(b"b0"));
+        let r = write_all_or_nothing(&[(&a, b"a1", &sa), (&b, b"b1", &sb)]);
+        assert!(
+            matches!(r, Err(WriteError::ReadOnly(ref p, 0o444)) if p == &b),
+            "{r:?}"
+        );
+        assert_eq!(fs::read(&a).unwrap(), b"a0");
+        assert_eq!(fs::read(&b).unwrap(), b"b0");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
     }
 
     #[test]

@@ -411,3 +411,45 @@ fn recipient_edits_leave_unrelated_rules_and_comments_alone() {
         "the first rule has no offline group: {enc}"
     );
 }
+
+/// A read-only file among those rekey replaces refuses the whole batch before anything is
+/// written (a rename would otherwise replace it regardless of its mode, even as root).
+#[test]
+fn rekey_refuses_a_read_only_file_and_changes_nothing() {
+    let sb = sandbox();
+    let (inst, boot, _) = init_instance(&sb, &[]);
+    let i = inst.to_str().unwrap();
+    for name in ["app", "zz"] {
+        let p = format!("secrets/{name}.yaml");
+        std::fs::write(inst.join(&p), "token: s3cret\n").unwrap();
+        let mut c = sb.sops();
+        c.current_dir(&inst).args(["encrypt", "-i", &p]);
+        ok(ccsecrets_tests::run(c, None), "sops encrypt");
+    }
+    let (_, new_r) = age_keygen(&sb, "new.txt");
+    ok(
+        ccs(
+            &sb,
+            None,
+            &["recipients", "add", "--instance", i, "--age", &new_r],
+        ),
+        "add",
+    );
+    let second = inst.join("secrets/secrets.yaml");
+    std::fs::set_permissions(&second, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let before = snapshot(&sb, &inst);
+    let out = ccs(&sb, Some(&boot), &["rekey", "--instance", i]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("secrets/secrets.yaml") && stderr(&out).contains("read-only"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(snapshot(&sb, &inst), before);
+    assert_eq!(
+        std::fs::metadata(&second).unwrap().permissions().mode() & 0o777,
+        0o444
+    );
+    std::fs::set_permissions(&second, std::fs::Permissions::from_mode(0o644)).unwrap();
+    ok(ccs(&sb, Some(&boot), &["rekey", "--instance", i]), "rekey");
+}
