@@ -453,3 +453,27 @@ fn rekey_refuses_a_read_only_file_and_changes_nothing() {
     std::fs::set_permissions(&second, std::fs::Permissions::from_mode(0o644)).unwrap();
     ok(ccs(&sb, Some(&boot), &["rekey", "--instance", i]), "rekey");
 }
+
+/// A failed init (here: no git identity for the commit) also removes the parent directories
+/// it created for the repository, not only the repository.
+#[test]
+fn a_failed_init_removes_the_directories_it_created() {
+    let sb = ccsecrets_tests::Sandbox::new(); // no git identity
+    let before = tree(sb.dir.path());
+    let inst = sb.work().join("x/y/inst");
+    let key = sb.dir.path().join("k/l/boot.txt");
+    let mut c = sb.ccsecrets();
+    c.env("GIT_CONFIG_NOSYSTEM", "1").args([
+        "init",
+        "--domain",
+        DOMAIN,
+        "--dir",
+        inst.to_str().unwrap(),
+        "--bootstrap-key-out",
+        key.to_str().unwrap(),
+    ]);
+    let out = ccsecrets_tests::run(c, None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("identity"), "{}", stderr(&out));
+    assert_eq!(tree(sb.dir.path()), before, "nothing left behind");
+}

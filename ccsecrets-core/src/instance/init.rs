@@ -156,6 +156,11 @@ pub fn init(opts: &InitOptions) -> Result<Initialized, InitError> {
         }
     };
     let key_path = check_key_destination(&opts.key_out, &opts.dir)?;
+    // The directories init creates (above the repository and the key), removed on failure.
+    let created_dirs: Vec<PathBuf> = [opts.dir.as_path(), key_path.parent().unwrap_or(&key_path)]
+        .into_iter()
+        .filter_map(topmost_missing)
+        .collect();
 
     let mut host_recipients = Vec::new();
     for (i, key) in opts.host_keys.iter().enumerate() {
@@ -267,6 +272,9 @@ pub fn init(opts: &InitOptions) -> Result<Initialized, InitError> {
                 }
             } else {
                 let _ = fs::remove_dir_all(&opts.dir);
+            }
+            for d in &created_dirs {
+                let _ = fs::remove_dir_all(d);
             }
             Err(e)
         }
@@ -380,6 +388,16 @@ fn resolve_to_be_created(path: &Path) -> std::io::Result<PathBuf> {
         }
     }
     Ok(resolved)
+}
+
+/// The highest ancestor of `path` (or `path` itself) that does not exist yet: what creating
+/// `path` with all its parents creates. `None` when `path` exists.
+fn topmost_missing(path: &Path) -> Option<PathBuf> {
+    let abs = std::path::absolute(path).ok()?;
+    abs.ancestors()
+        .take_while(|a| fs::symlink_metadata(a).is_err())
+        .last()
+        .map(Path::to_path_buf)
 }
 
 /// The nearest directory at or above `dir` holding a `.git` entry (a repository, a linked work
