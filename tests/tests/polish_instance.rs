@@ -477,3 +477,38 @@ fn a_failed_init_removes_the_directories_it_created() {
     assert!(stderr(&out).contains("identity"), "{}", stderr(&out));
     assert_eq!(tree(sb.dir.path()), before, "nothing left behind");
 }
+
+/// A `.sops.yaml` written with 2-space indentation keeps it: `recipients add` inserts its two
+/// lines and changes no other.
+#[test]
+fn recipients_add_keeps_the_files_indentation() {
+    let sb = sandbox();
+    let (inst, _, bootstrap) = init_instance(&sb, &[]);
+    let (_, bob) = age_keygen(&sb, "bob.txt");
+    let head = format!(
+        "# two-space style\ncreation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    key_groups:\n      - age:\n          - {bootstrap}\n"
+    );
+    let path = inst.join(".sops.yaml");
+    std::fs::write(&path, &head).unwrap();
+    ok(
+        ccs(
+            &sb,
+            None,
+            &[
+                "recipients",
+                "add",
+                "--instance",
+                inst.to_str().unwrap(),
+                "--age",
+                &bob,
+                "--label",
+                "bob",
+            ],
+        ),
+        "add",
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        format!("{head}          # bob\n          - {bob}\n")
+    );
+}

@@ -23,6 +23,8 @@ pub struct Policy {
     root: Map,
     path: PathBuf,
     stamp: FileStamp,
+    /// The indentation the file was written with, kept when it is written back.
+    indent: usize,
 }
 
 /// One recipient of one key group of one creation rule.
@@ -151,6 +153,7 @@ impl Policy {
         }
         root.push("creation_rules", Value::Seq(vec![Value::Map(rule)]));
         Policy {
+            indent: StoreOptions::default().yaml_indent,
             root,
             path: PathBuf::from(super::SOPS_CONFIG_FILE),
             stamp: FileStamp::absent(),
@@ -175,6 +178,7 @@ impl Policy {
         })?;
         let root = docs.into_iter().next().unwrap_or_default();
         Ok(Policy {
+            indent: detect_indent(bytes),
             root,
             path: path.to_owned(),
             stamp: FileStamp::of_bytes(bytes),
@@ -359,7 +363,10 @@ impl Policy {
         let bytes = store::emit(
             Format::Yaml,
             std::slice::from_ref(&self.root),
-            &StoreOptions::default(),
+            &StoreOptions {
+                yaml_indent: self.indent,
+                ..StoreOptions::default()
+            },
         )
         .map_err(|source| PolicyError::Store {
             path: self.path.clone(),
@@ -410,6 +417,20 @@ fn list_entries(list: &Value) -> Vec<(String, Option<String>)> {
 /// The `age:` list of group `group` of `rule`, made a list if it was a string. With
 /// `create`, a missing list (or group one past the end) is created, and a rule with a plain
 /// `age:` is converted to `key_groups` when a second group is asked for.
+/// The indentation of a YAML file: the leading spaces of its first indented line that is
+/// not a comment (sops's 4 when there is none), so that an edit does not re-indent the file.
+fn detect_indent(bytes: &[u8]) -> usize {
+    let default = StoreOptions::default().yaml_indent;
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return default;
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|l| l.len() - l.trim_start_matches(' ').len())
+        .find(|&n| n > 0)
+        .unwrap_or(default)
+}
+
 /// The number of key groups of a rule (1 when it names recipients directly).
 fn group_count(rule: &Map) -> usize {
     match rule.get("key_groups") {
