@@ -8,6 +8,9 @@ use crate::commands::{
     decrypt, edit, encrypt, exec_env, exec_file, filestatus, groups, rotate, set, unset, updatekeys,
 };
 
+/// The help heading of the sops-compatible global flags, listed after each command's own.
+const GLOBAL: &str = "Global options (sops-compatible; used by the sops-like commands)";
+
 /// ccsecrets: sops-compatible secrets for a public base repo and a private instance repo.
 ///
 /// The sops-like subcommands take sops's own flags, read the same environment
@@ -18,23 +21,23 @@ use crate::commands::{
 pub struct Cli {
     /// Use this .sops.yaml instead of searching upwards from the current directory
     /// (also SOPS_CONFIG).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
 
     /// Indentation of YAML and JSON output, as sops's global --indent.
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, global = true, value_name = "N", help_heading = GLOBAL)]
     pub indent: Option<i64>,
 
     /// Compute the MAC over encrypted values only (encrypt; a global flag, as in sops).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub mac_only_encrypted: bool,
 
     /// Encrypt only values marked by a comment matching this regex (encrypt).
-    #[arg(long, global = true, value_name = "REGEX")]
+    #[arg(long, global = true, value_name = "REGEX", help_heading = GLOBAL)]
     pub encrypted_comment_regex: Option<String>,
 
     /// Leave values marked by a comment matching this regex unencrypted (encrypt).
-    #[arg(long, global = true, value_name = "REGEX")]
+    #[arg(long, global = true, value_name = "REGEX", help_heading = GLOBAL)]
     pub unencrypted_comment_regex: Option<String>,
 
     #[command(subcommand)]
@@ -77,13 +80,10 @@ pub enum Command {
     Install(crate::commands::install::Args),
     /// Prove a cold rebuild: clone both repos, check, install, verify, TLS handshake.
     RebuildCheck(crate::commands::rebuild_check::Args),
-    /// Create an instance repository and its bootstrap key, and commit it.
+    // The instance commands take their help (summary and details) from their Args docs.
     Init(crate::commands::init::Args),
-    /// Certificate operations: `cert renew` installs a new certificate and commits it.
     Cert(crate::commands::cert::Args),
-    /// List, add or remove the instance's recipients (.sops.yaml).
     Recipients(crate::commands::recipients::Args),
-    /// Bring every file of the instance to the recipient policy, all or nothing.
     Rekey(crate::commands::rekey::Args),
     /// CI guard: no plaintext secret in tree, index, history or messages; sops policy holds
     /// (exit 0 clean, 1 findings, 2 usage/config error).

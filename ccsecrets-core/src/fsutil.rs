@@ -41,6 +41,20 @@ pub enum WriteError {
     /// The target changed on disk after it was read.
     #[error("{0} changed on disk since it was read; not overwriting it")]
     Changed(PathBuf),
+    /// The target is read-only (its owner has no write permission), so it is not replaced.
+    #[error("{}: is read-only (mode {:04o}); not replacing it", .0.display(), .1)]
+    ReadOnly(PathBuf, u32),
+    /// Replacing several files failed midway and some already replaced files could not be
+    /// put back: they hold their new content (the only case in which anything changed).
+    #[error("cannot write {path}: {source}; and could not restore {} (they hold the new content)", left_changed.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    Partial {
+        /// The file whose write failed.
+        path: PathBuf,
+        /// Why it failed.
+        source: io::Error,
+        /// Files already replaced that could not be restored.
+        left_changed: Vec<PathBuf>,
+    },
     /// An I/O error (the target is left as it was).
     #[error("cannot write {path}: {source}")]
     Io {
@@ -126,9 +140,46 @@ fn write_with_mode(
     Ok(())
 }
 
-/// Replaces several files as one step: every new content is written to a temp file and
+/// Creates a new private file (mode 0600 from the moment it exists) holding `bytes`, for keys.
+///
+/// The content is written and synced in a temp file beside `path`, then hard-linked to `path`:
+/// `link(2)` fails when anything (a file, a directory, a symlink, dangling or not) is already
+/// at `path`, so an existing file is never overwritten, a symlink planted there is never
+/// followed, and `path` never exists partly written or with wider permissions.
+pub fn write_new_private(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let (tmp_path, mut tmp) = create_temp_beside(&dir, path).map_err(io_err(path))?;
+    let result = (|| {
+        tmp.set_permissions(fs::Permissions::from_mode(0o600))?;
+        tmp.write_all(bytes)?;
+        tmp.sync_all()?;
+        drop(tmp);
+        fs::hard_link(&tmp_path, path)
+    })();
+    let _ = fs::remove_file(&tmp_path);
+    match result {
+        Ok(()) => {
+            if let Ok(d) = File::open(&dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            Err(WriteError::Changed(path.to_owned()))
+        }
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+/// Replaces several files as one step: a read-only target ([`WriteError::ReadOnly`]) refuses
+/// the whole batch; every new content is written to a temp file and
 /// synced, and every target checked against its stamp, before any is renamed into place. If a
-/// rename fails midway, the files already replaced get their previous content back.
+/// rename fails midway, the files already replaced get their previous content (and mode) back,
+/// and a file that did not exist is removed again; only if that too fails is the error
+/// [`WriteError::Partial`], naming the files left with their new content.
 pub fn write_all_or_nothing(files: &[(&Path, &[u8], &FileStamp)]) -> Result<(), WriteError> {
     let mut prepared: Vec<(PathBuf, &Path, u32)> = Vec::new();
     let cleanup = |prepared: &[(PathBuf, &Path, u32)]| {
@@ -136,6 +187,16 @@ pub fn write_all_or_nothing(files: &[(&Path, &[u8], &FileStamp)]) -> Result<(), 
             let _ = fs::remove_file(tmp);
         }
     };
+    // A file its owner cannot write is not replaced: renaming over it would ignore its mode,
+    // while an in-place writer (sops) fails on it. Checked for every file before any work.
+    for (path, _, _) in files {
+        if let Ok(m) = fs::metadata(path) {
+            let mode = m.permissions().mode() & 0o7777;
+            if m.is_file() && mode & 0o200 == 0 {
+                return Err(WriteError::ReadOnly(path.to_path_buf(), mode));
+            }
+        }
+    }
     for (path, bytes, _) in files {
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
@@ -180,15 +241,27 @@ pub fn write_all_or_nothing(files: &[(&Path, &[u8], &FileStamp)]) -> Result<(), 
     }
     let originals: Vec<Option<Vec<u8>>> = files.iter().map(|(p, _, _)| fs::read(p).ok()).collect();
     for (i, (tmp, path, _)) in prepared.iter().enumerate() {
-        if let Err(e) = fs::rename(tmp, path) {
-            // Put back what was already replaced, then drop the remaining temp files.
+        if let Err(source) = fs::rename(tmp, path) {
+            cleanup(&prepared[i..]);
+            // Put back what was already replaced (a file that did not exist is removed again).
+            let mut left_changed = Vec::new();
             for (j, (_, done, _)) in prepared[..i].iter().enumerate() {
-                if let Some(orig) = &originals[j] {
-                    let _ = write_atomic(done, orig, None);
+                let restored = match &originals[j] {
+                    Some(orig) => write_atomic(done, orig, None).is_ok(),
+                    None => fs::remove_file(done).is_ok(),
+                };
+                if !restored {
+                    left_changed.push(done.to_path_buf());
                 }
             }
-            cleanup(&prepared[i..]);
-            return Err(io_err(path)(e));
+            if left_changed.is_empty() {
+                return Err(io_err(path)(source));
+            }
+            return Err(WriteError::Partial {
+                path: path.to_path_buf(),
+                source,
+                left_changed,
+            });
         }
     }
     Ok(())
@@ -399,6 +472,65 @@ mod tests {
             "the link itself is removed"
         );
         assert!(!real.exists());
+    }
+
+    #[test]
+    fn new_private_files_never_replace_or_follow_what_is_there() {
+        let d = tempfile::tempdir().unwrap();
+        let key = d.path().join("key.txt");
+        write_new_private(&key, b"secret").unwrap();
+        assert_eq!(fs::read(&key).unwrap(), b"secret");
+        assert_eq!(
+            fs::symlink_metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        // An existing file is kept.
+        assert!(matches!(
+            write_new_private(&key, b"other"),
+            Err(WriteError::Changed(_))
+        ));
+        assert_eq!(fs::read(&key).unwrap(), b"secret");
+        // A planted symlink, dangling or not, is neither followed nor replaced.
+        let target = d.path().join("elsewhere");
+        let link = d.path().join("link.txt");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(matches!(
+            write_new_private(&link, b"secret"),
+            Err(WriteError::Changed(_))
+        ));
+        assert!(!target.exists());
+        fs::write(&target, b"victim").unwrap();
+        assert!(write_new_private(&link, b"secret").is_err());
+        assert_eq!(fs::read(&target).unwrap(), b"victim");
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        // No temp file is left behind.
+        let names: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+    }
+
+    #[test]
+    fn all_or_nothing_refuses_a_read_only_target_before_writing_any() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a");
+        let b = d.path().join("b");
+        fs::write(&a, b"a0").unwrap();
+        fs::write(&b, b"b0").unwrap();
+        fs::set_permissions(&b, fs::Permissions::from_mode(0o444)).unwrap();
+        let (sa, sb) = (FileStamp::of_bytes(b"a0"), FileStamp::of_bytes(b"b0"));
+        let r = write_all_or_nothing(&[(&a, b"a1", &sa), (&b, b"b1", &sb)]);
+        assert!(
+            matches!(r, Err(WriteError::ReadOnly(ref p, 0o444)) if p == &b),
+            "{r:?}"
+        );
+        assert_eq!(fs::read(&a).unwrap(), b"a0");
+        assert_eq!(fs::read(&b).unwrap(), b"b0");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
     }
 
     #[test]

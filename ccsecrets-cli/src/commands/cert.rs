@@ -14,7 +14,7 @@ use crate::env::{load_identities, Env};
 use crate::error::{code, CliError};
 use crate::output;
 
-/// Certificate operations on an instance.
+/// Certificate operations: `cert renew` installs a new certificate and commits it.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -23,17 +23,21 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 pub enum CertCommand {
-    /// Replace tls.fullchain and tls.privkey with a newly issued pair, after checking it.
     Renew(RenewArgs),
 }
 
+/// Replace tls.fullchain and tls.privkey with a newly issued pair, after checking it.
+///
 /// Check the new chain and key (leaf first, key matches the leaf, SANs cover *.DOMAIN and
 /// DOMAIN, valid now and for --min-days more, acceptable key type, expires later than the
 /// installed certificate), then replace exactly tls.fullchain and tls.privkey in
 /// secrets/secrets.yaml: every other value keeps its ciphertext. With --commit, commit on the
 /// current branch with the leaf's SHA-256 fingerprint, serial, dates and SANs in the message.
 /// Installing the same certificate again changes nothing and exits 0. A refusal changes no
-/// file and no ref.
+/// file and no ref (exit code 1).
+///
+/// The secrets are opened with the identities sops would use (SOPS_AGE_KEY_FILE, SOPS_AGE_KEY,
+/// SOPS_AGE_KEY_CMD, SOPS_AGE_SSH_PRIVATE_KEY_FILE, ~/.config/sops/age/keys.txt).
 #[derive(clap::Args)]
 pub struct RenewArgs {
     /// The new certificate chain, PEM, leaf first.

@@ -20,7 +20,7 @@ pub struct Args {
     /// The encrypted file; stdin when absent or `-`.
     pub file: Option<PathBuf>,
 
-    /// Print only this part of the tree, e.g. '["drone"]["rpc_secret"]'.
+    /// Print only this part of the tree, e.g. `'["drone"]["rpc_secret"]'`.
     #[arg(long, value_name = "PATH")]
     pub extract: Option<String>,
 

@@ -10,13 +10,17 @@ use crate::env::Env;
 use crate::error::{code, CliError};
 use crate::output;
 
-/// Create an instance repository: a git repo with instance.nix (the domain), .sops.yaml (the
+/// Create an instance repository and its bootstrap key, and commit it.
+///
+/// The repository is a git repo with instance.nix (the domain), .sops.yaml (the
 /// bootstrap recipient and any host recipients) and secrets/secrets.yaml, encrypted, holding a
 /// fresh Drone RPC secret and webhook HMAC, an empty registry list and placeholders for the
 /// certificate, its key and the OAuth client; then commit it.
 ///
 /// The new bootstrap age identity is written with mode 0600 to --bootstrap-key-out, which must
-/// be outside every git work tree. Its public recipient is printed on stdout.
+/// be outside every git work tree (checked after resolving symlinks and `..`); an existing
+/// file or symlink there is never replaced. Its public recipient is printed on stdout. A
+/// refusal leaves nothing behind (exit code 1).
 #[derive(clap::Args)]
 pub struct Args {
     /// The instance's domain: the certificate must cover *.DOMAIN and DOMAIN.
@@ -31,7 +35,7 @@ pub struct Args {
     pub bootstrap_key_out: Option<PathBuf>,
     /// A host's SSH ed25519 public key (the key line, or a file holding it, such as
     /// /etc/ssh/ssh_host_ed25519_key.pub), added as its age recipient. Repeatable.
-    #[arg(long, value_name = "PUB")]
+    #[arg(long, value_name = "PUB", allow_hyphen_values = true)]
     pub host_key: Vec<String>,
     #[command(flatten)]
     pub commit: CommitFlags,
@@ -109,9 +113,18 @@ pub fn run(args: Args, env: &Env) -> Result<(), CliError> {
 }
 
 /// An SSH public key given on the command line: the key line itself, or a file holding it.
+///
+/// Key text (a public key line, or a private key pasted by mistake) goes to the key parser,
+/// which names the problem without repeating the text; only a one-line value is ever echoed,
+/// as the path it was taken for.
 pub fn read_public_key(arg: &str) -> Result<String, CliError> {
     let t = arg.trim();
-    if t.starts_with("ssh-") || t.starts_with("ecdsa-") || t.starts_with("sk-") {
+    if t.starts_with("ssh-")
+        || t.starts_with("ecdsa-")
+        || t.starts_with("sk-")
+        || t.starts_with("-----BEGIN")
+        || t.contains('\n')
+    {
         return Ok(t.to_owned());
     }
     std::fs::read_to_string(Path::new(arg))

@@ -9,8 +9,10 @@ use super::init::read_public_key;
 use crate::error::{code, CliError};
 use crate::output;
 
-/// Show or change the instance's recipient policy (.sops.yaml). Changes apply to every
-/// creation rule and touch no encrypted file: run `ccsecrets rekey --commit` afterwards.
+/// List, add or remove the instance's recipients (.sops.yaml).
+///
+/// Changes apply to every creation rule and touch no encrypted file: run `ccsecrets rekey
+/// --commit` afterwards. Comments and other settings in .sops.yaml are kept.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -42,7 +44,7 @@ pub struct Who {
     pub instance: PathBuf,
     /// A host's SSH ed25519 public key (the line, or a file holding it); its age recipient is
     /// used, so sops-nix's converted host identity can open the files.
-    #[arg(long, value_name = "PUB")]
+    #[arg(long, value_name = "PUB", allow_hyphen_values = true)]
     pub host_key: Option<String>,
     /// An age recipient (`age1…`).
     #[arg(

@@ -10,11 +10,18 @@ use crate::env::{load_identities, Env};
 use crate::error::{code, CliError};
 use crate::output;
 
-/// Bring every file the instance's .sops.yaml covers to exactly the recipients of its rule.
-/// Added recipients get the existing data key; when any recipient is removed, that file's data
-/// key is rotated and every value re-encrypted. Shows the per-file recipient diff. All or
-/// nothing: every file is prepared before any is written. With --commit, commits the files
-/// together with the .sops.yaml change, listing added and removed recipients.
+/// Bring every file of the instance to the recipient policy, all or nothing.
+///
+/// Every file the instance's .sops.yaml covers gets exactly the recipients of its rule. Added
+/// recipients get the existing data key; when any recipient is removed, that file's data key
+/// is rotated and every value re-encrypted. Shows the per-file recipient diff. All or nothing:
+/// every file is prepared before any is written, and a failure while replacing them puts the
+/// ones already replaced back. With --commit, commits the files together with the .sops.yaml
+/// change, listing added and removed recipients. Old versions stay readable in git history to
+/// a removed key.
+///
+/// The secrets are opened with the identities sops would use (SOPS_AGE_KEY_FILE, SOPS_AGE_KEY,
+/// SOPS_AGE_KEY_CMD, SOPS_AGE_SSH_PRIVATE_KEY_FILE, ~/.config/sops/age/keys.txt).
 #[derive(clap::Args)]
 pub struct Args {
     /// The instance repository.

@@ -11,14 +11,14 @@ use super::{emit_encrypted, open_encrypted_with, write_output, Destination, Glob
 use crate::env::Env;
 use crate::error::{code, CliError};
 
-/// Set the value at INDEX (e.g. '["drone"]["rpc_secret"]') to VALUE, a JSON value
+/// Set the value at INDEX (e.g. `'["drone"]["rpc_secret"]'`) to VALUE, a JSON value
 /// ('"text"', 5, true, {"a": 1}). The file is rewritten in place; every other value keeps its
 /// exact ciphertext, so the diff shows only this value, `mac` and `lastmodified`.
 #[derive(clap::Args)]
 pub struct Args {
     /// The encrypted file.
     pub file: PathBuf,
-    /// Where to set, in sops's path form: '["key"]["sub"][0]'.
+    /// Where to set, in sops's path form: `'["key"]["sub"][0]'`.
     pub index: String,
     /// The value as JSON; with --value-file, the file holding it (omit with --value-stdin).
     /// A negative number (-5) is a value, not a flag, as in sops.

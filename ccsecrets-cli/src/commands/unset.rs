@@ -8,14 +8,15 @@ use super::{emit_encrypted, open_encrypted_with, write_output, Destination, Glob
 use crate::env::Env;
 use crate::error::{code, CliError};
 
-/// Remove the value at INDEX (e.g. '["registry"][0]'); other values keep their ciphertext.
+/// Remove the value at INDEX (e.g. `'["registry"][0]'`); other values keep their ciphertext.
 #[derive(clap::Args)]
 pub struct Args {
     /// The encrypted file.
     pub file: PathBuf,
-    /// What to remove, in sops's path form: '["key"]["sub"][0]'.
+    /// What to remove, in sops's path form: `'["key"]["sub"][0]'`.
     pub index: String,
-    /// Succeed without changes when INDEX does not exist.
+    /// Succeed without changes when INDEX is absent (a missing key, an index past the end of a
+    /// list). A path through a scalar value still fails, as in sops.
     #[arg(long)]
     pub idempotent: bool,
     /// Do not verify the MAC before changing the file.

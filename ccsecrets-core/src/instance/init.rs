@@ -11,7 +11,7 @@
 //! nothing irreversible has happened: a failure removes what was created.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::time::SystemTime;
 
 use zeroize::Zeroizing;
@@ -155,7 +155,12 @@ pub fn init(opts: &InitOptions) -> Result<Initialized, InitError> {
             })
         }
     };
-    check_key_destination(&opts.key_out, &opts.dir)?;
+    let key_path = check_key_destination(&opts.key_out, &opts.dir)?;
+    // The directories init creates (above the repository and the key), removed on failure.
+    let created_dirs: Vec<PathBuf> = [opts.dir.as_path(), key_path.parent().unwrap_or(&key_path)]
+        .into_iter()
+        .filter_map(topmost_missing)
+        .collect();
 
     let mut host_recipients = Vec::new();
     for (i, key) in opts.host_keys.iter().enumerate() {
@@ -193,10 +198,13 @@ pub fn init(opts: &InitOptions) -> Result<Initialized, InitError> {
         },
     )?;
     let secrets_yaml = encrypted.emit(Format::Yaml, &StoreOptions::default())?;
-    let key_text = Zeroizing::new(format!(
-        "# created: {created}\n# public key: {bootstrap}\n{}\n",
-        secret.as_str()
-    ));
+    // Built in one allocation of the final size: a growing String would leave copies of the
+    // secret key in freed memory.
+    let header = format!("# created: {created}\n# public key: {bootstrap}\n");
+    let mut key_text = Zeroizing::new(String::with_capacity(header.len() + secret.len() + 1));
+    key_text.push_str(&header);
+    key_text.push_str(&secret);
+    key_text.push('\n');
 
     // Now create; on failure, remove what was created.
     let result = (|| {
@@ -238,7 +246,7 @@ pub fn init(opts: &InitOptions) -> Result<Initialized, InitError> {
             expected_parent: None,
             options: opts.commit.clone(),
         })?;
-        write_key(&opts.key_out, key_text.as_bytes())?;
+        write_key(&key_path, key_text.as_bytes())?;
         Ok(commit)
     })();
     match result {
@@ -264,6 +272,9 @@ pub fn init(opts: &InitOptions) -> Result<Initialized, InitError> {
                 }
             } else {
                 let _ = fs::remove_dir_all(&opts.dir);
+            }
+            for d in &created_dirs {
+                let _ = fs::remove_dir_all(d);
             }
             Err(e)
         }
@@ -307,38 +318,86 @@ pub fn ssh_key_summary(key: &str) -> String {
 }
 
 /// Refuses a key path that exists, or that lies inside a git work tree (or the new instance).
-fn check_key_destination(key: &Path, instance_dir: &Path) -> Result<(), InitError> {
+///
+/// Both paths are resolved the way the kernel will when the files are created: symlinks in the
+/// existing part are followed (`canonicalize`), and in the part still to be created (plain new
+/// directories) `..` removes the previous component. So neither a symlinked directory nor
+/// `new/../repo/key.txt` hides a work tree. Returns the resolved path, which is where the key
+/// is then written.
+fn check_key_destination(key: &Path, instance_dir: &Path) -> Result<PathBuf, InitError> {
     if fs::symlink_metadata(key).is_ok() {
         return Err(InitError::KeyExists(key.to_owned()));
     }
-    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
-    let key_abs = abs(key);
-    // The nearest existing ancestor, with symlinks resolved.
-    let mut existing = key_abs.parent().map(Path::to_path_buf);
-    while let Some(d) = &existing {
-        if d.exists() {
-            break;
-        }
-        existing = d.parent().map(Path::to_path_buf);
+    let io = |source| InitError::Io {
+        path: key.to_owned(),
+        source,
+    };
+    if !matches!(key.components().next_back(), Some(Component::Normal(_))) {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file name",
+        )));
     }
-    let resolved = existing
-        .as_deref()
-        .and_then(|d| fs::canonicalize(d).ok())
-        .unwrap_or_else(|| key_abs.clone());
-    let instance = fs::canonicalize(instance_dir).unwrap_or_else(|_| abs(instance_dir));
-    if key_abs.starts_with(abs(instance_dir)) || resolved.starts_with(&instance) {
+    let resolved = resolve_to_be_created(key).map_err(io)?;
+    if resolved.exists() || fs::symlink_metadata(&resolved).is_ok() {
+        return Err(InitError::KeyExists(key.to_owned()));
+    }
+    let instance = resolve_to_be_created(instance_dir).map_err(|source| InitError::Io {
+        path: instance_dir.to_owned(),
+        source,
+    })?;
+    if resolved.starts_with(&instance) {
         return Err(InitError::KeyInWorkTree {
             key: key.to_owned(),
             worktree: instance_dir.to_owned(),
         });
     }
-    if let Some(worktree) = enclosing_worktree(&resolved) {
+    if let Some(worktree) = resolved.parent().and_then(enclosing_worktree) {
         return Err(InitError::KeyInWorkTree {
             key: key.to_owned(),
             worktree,
         });
     }
-    Ok(())
+    Ok(resolved)
+}
+
+/// Where `path` will be once its missing directories are created: the existing leading part
+/// with every symlink resolved, then the rest with `..` taken lexically (those directories will
+/// be new, real directories). Fails when an existing component cannot be resolved (a dangling
+/// symlink, no permission).
+fn resolve_to_be_created(path: &Path) -> std::io::Result<PathBuf> {
+    let abs = std::path::absolute(path)?;
+    let mut resolved = PathBuf::from("/");
+    let mut existing = true;
+    for component in abs.components() {
+        match component {
+            Component::Prefix(_) | Component::RootDir | Component::CurDir => {}
+            // `resolved` has no symlinks, so its parent is the real `..`.
+            Component::ParentDir => {
+                resolved.pop();
+            }
+            Component::Normal(name) => {
+                let next = resolved.join(name);
+                if existing && fs::symlink_metadata(&next).is_ok() {
+                    resolved = fs::canonicalize(&next)?;
+                } else {
+                    existing = false;
+                    resolved = next;
+                }
+            }
+        }
+    }
+    Ok(resolved)
+}
+
+/// The highest ancestor of `path` (or `path` itself) that does not exist yet: what creating
+/// `path` with all its parents creates. `None` when `path` exists.
+fn topmost_missing(path: &Path) -> Option<PathBuf> {
+    let abs = std::path::absolute(path).ok()?;
+    abs.ancestors()
+        .take_while(|a| fs::symlink_metadata(a).is_err())
+        .last()
+        .map(Path::to_path_buf)
 }
 
 /// The nearest directory at or above `dir` holding a `.git` entry (a repository, a linked work
@@ -349,7 +408,8 @@ pub fn enclosing_worktree(dir: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
-/// Writes a new private file (0600), creating missing parent directories with mode 0700.
+/// Writes a new private file (0600 from creation, never replacing or following anything already
+/// at `path`), creating missing parent directories with mode 0700.
 fn write_key(path: &Path, bytes: &[u8]) -> Result<(), InitError> {
     use std::os::unix::fs::DirBuilderExt;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -364,7 +424,7 @@ fn write_key(path: &Path, bytes: &[u8]) -> Result<(), InitError> {
                 })?;
         }
     }
-    fsutil::write_private(path, bytes, Some(&FileStamp::absent())).map_err(|e| match e {
+    fsutil::write_new_private(path, bytes).map_err(|e| match e {
         fsutil::WriteError::Changed(p) => InitError::KeyExists(p),
         other => InitError::Write(other),
     })
@@ -383,7 +443,13 @@ pub fn random_hex(n: usize) -> Result<Zeroizing<String>, InitError> {
 }
 
 /// The plaintext document `init` encrypts.
+///
+/// The generated values are moved into the returned tree, never copied; the caller hands it to
+/// [`encrypt`], which wipes every value (as it encrypts it, or on refusal).
 fn initial_secrets(domain: &str) -> Result<Map, InitError> {
+    // Generated first, so a failure leaves no half-built tree holding one of them.
+    let mut rpc_secret = random_hex(16)?;
+    let mut hmac = random_hex(32)?;
     let placeholder = |what: &str| Value::Str(format!("{PLACEHOLDER_PREFIX} {what}"));
     let mut tls = Map::new();
     tls.push(
@@ -409,9 +475,10 @@ fn initial_secrets(domain: &str) -> Result<Map, InitError> {
         "oauth_client_secret",
         placeholder("that OAuth application's client secret; set it with `ccsecrets set`"),
     );
-    drone.push("rpc_secret", Value::Str(random_hex(16)?.to_string()));
+    // Moved into the tree, not copied: the tree is wiped as `encrypt` seals it.
+    drone.push("rpc_secret", Value::Str(std::mem::take(&mut *rpc_secret)));
     let mut webhook = Map::new();
-    webhook.push("hmac", Value::Str(random_hex(32)?.to_string()));
+    webhook.push("hmac", Value::Str(std::mem::take(&mut *hmac)));
     let mut doc = Map::new();
     doc.push("tls", Value::Map(tls));
     doc.push("drone", Value::Map(drone));
@@ -506,6 +573,15 @@ mod tests {
         let key = dir.path().join("repo/a/b/key.txt");
         let err = check_key_destination(&key, &dir.path().join("inst")).unwrap_err();
         assert!(matches!(err, InitError::KeyInWorkTree { .. }), "{err}");
-        check_key_destination(&dir.path().join("key.txt"), &dir.path().join("inst")).unwrap();
+        // A directory still to be created, then `..`, lands in the repository all the same.
+        let sneaky = dir.path().join("new/../repo/key.txt");
+        let err = check_key_destination(&sneaky, &dir.path().join("inst")).unwrap_err();
+        assert!(matches!(err, InitError::KeyInWorkTree { .. }), "{err}");
+        let sneaky = dir.path().join("inst/../inst/x/../key.txt");
+        let err = check_key_destination(&sneaky, &dir.path().join("inst")).unwrap_err();
+        assert!(matches!(err, InitError::KeyInWorkTree { .. }), "{err}");
+        let ok = check_key_destination(&dir.path().join("a/../key.txt"), &dir.path().join("inst"))
+            .unwrap();
+        assert_eq!(ok, dir.path().canonicalize().unwrap().join("key.txt"));
     }
 }

@@ -23,6 +23,8 @@ pub struct Policy {
     root: Map,
     path: PathBuf,
     stamp: FileStamp,
+    /// The indentation the file was written with, kept when it is written back.
+    indent: usize,
 }
 
 /// One recipient of one key group of one creation rule.
@@ -81,6 +83,20 @@ pub enum PolicyError {
         /// The group asked for.
         group: usize,
     },
+    /// `--group N` would start a new key group in some rules but name an existing one in
+    /// others. A new group changes who can decrypt (sops needs a key from every group), so it
+    /// is never done to a rule by accident.
+    #[error("{}: --group {group} would start a new key group in creation rule(s) {} (which then need a key from every group) but is an existing group in rule(s) {}; give the rules the same groups first", path.display(), list_rules(new_in), list_rules(existing_in))]
+    AmbiguousGroup {
+        /// The file.
+        path: PathBuf,
+        /// The group asked for.
+        group: usize,
+        /// Rules where it would be a new group.
+        new_in: Vec<usize>,
+        /// Rules where it already exists.
+        existing_in: Vec<usize>,
+    },
     /// The recipient is not in the policy.
     #[error("{}: {recipient} is not a recipient", path.display())]
     NotFound {
@@ -137,6 +153,7 @@ impl Policy {
         }
         root.push("creation_rules", Value::Seq(vec![Value::Map(rule)]));
         Policy {
+            indent: StoreOptions::default().yaml_indent,
             root,
             path: PathBuf::from(super::SOPS_CONFIG_FILE),
             stamp: FileStamp::absent(),
@@ -161,6 +178,7 @@ impl Policy {
         })?;
         let root = docs.into_iter().next().unwrap_or_default();
         Ok(Policy {
+            indent: detect_indent(bytes),
             root,
             path: path.to_owned(),
             stamp: FileStamp::of_bytes(bytes),
@@ -248,6 +266,17 @@ impl Policy {
         if rules.is_empty() {
             return Err(PolicyError::NoRules(path));
         }
+        let counts: Vec<usize> = rules.iter().map(|r| group_count(r)).collect();
+        let new_in: Vec<usize> = (0..counts.len()).filter(|&i| counts[i] == group).collect();
+        let existing_in: Vec<usize> = (0..counts.len()).filter(|&i| counts[i] > group).collect();
+        if !new_in.is_empty() && !existing_in.is_empty() {
+            return Err(PolicyError::AmbiguousGroup {
+                path,
+                group,
+                new_in,
+                existing_in,
+            });
+        }
         let mut changed = false;
         for (ri, rule) in rules.iter_mut().enumerate() {
             let list = age_list(rule, group, true, &path, ri)?;
@@ -298,6 +327,9 @@ impl Policy {
                 });
             }
         }
+        // Only the groups that hold the recipient are touched: `age_list` turns a scalar
+        // `age: a,b` into a list, which must not happen to rules the removal does not concern.
+        let places: Vec<(usize, usize)> = hits.iter().map(|h| (h.rule, h.group)).collect();
         let mut removed = 0;
         for (ri, rule) in self.rules_mut().into_iter().enumerate() {
             let groups = match rule.get("key_groups") {
@@ -305,6 +337,9 @@ impl Policy {
                 _ => 1,
             };
             for gi in 0..groups {
+                if !places.contains(&(ri, gi)) {
+                    continue;
+                }
                 let Ok(Value::Seq(items)) = age_list(rule, gi, false, &path, ri) else {
                     continue;
                 };
@@ -328,7 +363,10 @@ impl Policy {
         let bytes = store::emit(
             Format::Yaml,
             std::slice::from_ref(&self.root),
-            &StoreOptions::default(),
+            &StoreOptions {
+                yaml_indent: self.indent,
+                ..StoreOptions::default()
+            },
         )
         .map_err(|source| PolicyError::Store {
             path: self.path.clone(),
@@ -379,6 +417,40 @@ fn list_entries(list: &Value) -> Vec<(String, Option<String>)> {
 /// The `age:` list of group `group` of `rule`, made a list if it was a string. With
 /// `create`, a missing list (or group one past the end) is created, and a rule with a plain
 /// `age:` is converted to `key_groups` when a second group is asked for.
+/// The indentation of a YAML file: the leading spaces of its first indented line that is
+/// not a comment (sops's 4 when there is none), so that an edit does not re-indent the file.
+fn detect_indent(bytes: &[u8]) -> usize {
+    let default = StoreOptions::default().yaml_indent;
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return default;
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|l| l.len() - l.trim_start_matches(' ').len())
+        .find(|&n| n > 0)
+        .unwrap_or(default)
+}
+
+/// The number of key groups of a rule (1 when it names recipients directly).
+fn group_count(rule: &Map) -> usize {
+    match rule.get("key_groups") {
+        Some(Value::Seq(g)) => g
+            .iter()
+            .filter(|g| !matches!(g, Value::Comment(_)))
+            .count()
+            .max(1),
+        _ => 1,
+    }
+}
+
+fn list_rules(rules: &[usize]) -> String {
+    rules
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn age_list<'a>(
     rule: &'a mut Map,
     group: usize,
@@ -402,12 +474,23 @@ fn age_list<'a>(
         let Some(Value::Seq(groups)) = rule.get_mut("key_groups") else {
             unreachable!("checked above")
         };
-        groups.retain(|g| !matches!(g, Value::Comment(_)));
-        let count = groups.len();
-        if group == count && create {
-            groups.push(Value::Map(Map::new()));
-        }
-        match groups.get_mut(group) {
+        // Group numbers count key groups only; comments between them stay where they are.
+        let real: Vec<usize> = groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| !matches!(g, Value::Comment(_)))
+            .map(|(i, _)| i)
+            .collect();
+        let count = real.len();
+        let at = match real.get(group) {
+            Some(&i) => Some(i),
+            None if group == count && create => {
+                groups.push(Value::Map(Map::new()));
+                Some(groups.len() - 1)
+            }
+            None => None,
+        };
+        match at.and_then(|i| groups.get_mut(i)) {
             Some(Value::Map(m)) => m,
             Some(_) => {
                 return Err(PolicyError::Invalid {

@@ -137,6 +137,14 @@ pub enum RekeyError {
     /// The clean check failed.
     #[error(transparent)]
     Status(#[from] StatusError),
+    /// The commit failed, and putting the files back failed too: they hold the rekeyed content.
+    #[error("{commit}; and the rekeyed files could not be put back ({restore}): they are rekeyed but not committed")]
+    CommitNotRestored {
+        /// Why the commit failed.
+        commit: Box<CommitError>,
+        /// Why restoring failed.
+        restore: fsutil::WriteError,
+    },
     /// The commit failed; the files were restored.
     #[error("{0}; the rekeyed files were restored, nothing changed")]
     Commit(#[from] CommitError),
@@ -309,8 +317,13 @@ pub fn apply(
                 .zip(&new_stamps)
                 .map(|((f, p), s)| (p.as_path(), f.original.as_slice(), s))
                 .collect();
-            let _ = fsutil::write_all_or_nothing(&back);
-            Err(e.into())
+            match fsutil::write_all_or_nothing(&back) {
+                Ok(()) => Err(e.into()),
+                Err(restore) => Err(RekeyError::CommitNotRestored {
+                    commit: Box::new(e),
+                    restore,
+                }),
+            }
         }
     }
 }

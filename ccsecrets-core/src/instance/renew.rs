@@ -143,6 +143,15 @@ pub enum RenewError {
     /// The clean check failed.
     #[error(transparent)]
     Status(#[from] StatusError),
+    /// The commit failed, and putting the secrets file back failed too: it holds the new
+    /// certificate, uncommitted.
+    #[error("{commit}; and {SECRETS_FILE} could not be put back ({restore}): it holds the new certificate, uncommitted")]
+    CommitNotRestored {
+        /// Why the commit failed.
+        commit: Box<CommitError>,
+        /// Why restoring failed.
+        restore: fsutil::WriteError,
+    },
     /// The commit failed; the secrets file was put back as it was.
     #[error("{0}; {SECRETS_FILE} was restored, nothing changed")]
     Commit(#[from] CommitError),
@@ -305,9 +314,15 @@ pub fn renew(
             match repo.commit_paths(&request) {
                 Ok(id) => Some(id),
                 Err(e) => {
-                    let _ =
+                    let restore =
                         fsutil::write_atomic(&path, &original, Some(&FileStamp::of_bytes(&bytes)));
-                    return Err(e.into());
+                    return Err(match restore {
+                        Ok(()) => e.into(),
+                        Err(restore) => RenewError::CommitNotRestored {
+                            commit: Box::new(e),
+                            restore,
+                        },
+                    });
                 }
             }
         }

@@ -122,7 +122,8 @@ pub enum NixError {
     /// A secret lives in a YAML list, which sops-nix cannot address.
     #[error(
         "`{secret}` is an item of a YAML list; sops-nix looks keys up through mappings only \
-         (`{key}` would fail at activation), so it cannot be declared"
+         (`{key}` would fail at activation), so it cannot be declared; see \
+         docs/secrets.md, \"Limitation: registry credentials\""
     )]
     ListItem {
         /// The secret (`registry[0].password`).

@@ -329,7 +329,32 @@ impl<'a> Walk<'a> {
 }
 
 /// Encrypts plaintext documents for the given recipients with a fresh data key.
-pub fn encrypt(branches: Vec<Map>, opts: &EncryptOptions) -> Result<EncryptedFile, EncryptError> {
+pub fn encrypt(
+    mut branches: Vec<Map>,
+    opts: &EncryptOptions,
+) -> Result<EncryptedFile, EncryptError> {
+    // The plaintext is wiped whatever happens: by the walk as it is encrypted, here on refusal.
+    let prepared = prepare_encryption(&branches, opts);
+    match prepared {
+        Ok((metadata, data_key)) => seal_document(branches, metadata, &data_key, None),
+        Err(e) => {
+            wipe(&mut branches);
+            Err(e)
+        }
+    }
+}
+
+fn wipe(branches: &mut [Map]) {
+    for b in branches {
+        b.zeroize();
+    }
+}
+
+/// The checks, data key and metadata of [`encrypt`], before any value is touched.
+fn prepare_encryption(
+    branches: &[Map],
+    opts: &EncryptOptions,
+) -> Result<(Metadata, DataKey), EncryptError> {
     if branches.is_empty() {
         return Err(StoreError::Empty.into());
     }
@@ -362,7 +387,7 @@ pub fn encrypt(branches: Vec<Map>, opts: &EncryptOptions) -> Result<EncryptedFil
         mac_only_encrypted: opts.mac_only_encrypted && !opts.binary,
         version: SOPS_VERSION.into(),
     };
-    seal_document(branches, metadata, &data_key, None)
+    Ok((metadata, data_key))
 }
 
 /// Key groups are rebuilt from age recipients only; a file that also carries pgp/kms/vault
@@ -462,7 +487,10 @@ fn seal_document(
     data_key: &DataKey,
     stash: Option<&IvStash>,
 ) -> Result<EncryptedFile, EncryptError> {
-    check_comment_regex_in_sequences(&branches, metadata.selector.as_ref())?;
+    if let Err(e) = check_comment_regex_in_sequences(&branches, metadata.selector.as_ref()) {
+        wipe(&mut branches);
+        return Err(e);
+    }
     let selector = metadata.effective_selector();
     let mut walk = Walk::new(
         &selector,
@@ -474,9 +502,7 @@ fn seal_document(
     );
     let result = branches.iter_mut().try_for_each(|b| walk.map(b));
     if let Err(WalkError::Cipher(path, source)) = result {
-        for b in &mut branches {
-            b.zeroize();
-        }
+        wipe(&mut branches);
         return Err(EncryptError::Value { path, source });
     }
     let mac = walk.digest_hex();

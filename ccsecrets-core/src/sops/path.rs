@@ -131,44 +131,64 @@ fn set_in(slot: &mut Value, steps: &[Step], value: Value, depth: usize) -> Resul
     }
 }
 
-/// Removes the value at `steps`.
+/// Removes the value at `steps`, as `sops unset` does.
+///
+/// [`EditError::Missing`] (which `--idempotent` accepts) means only that a key is absent from a
+/// mapping, an index is past the end of a list, or an index was used on a mapping (sops looks
+/// it up as a key and does not find it). A step that goes through a scalar is
+/// [`EditError::NotAContainer`] and a key used on a list is [`EditError::WrongStep`]: sops fails
+/// on both even with `--idempotent`, since the path cannot exist in a document of this shape.
 pub fn unset(doc: &mut Map, steps: &[Step]) -> Result<(), EditError> {
     let Some((last, parents)) = steps.split_last() else {
         return Err(EditError::Missing);
     };
-    if parents.is_empty() {
-        let Step::Key(k) = last else {
-            return Err(EditError::RootIndex);
+    let Some((first, between)) = parents.split_first() else {
+        return match last {
+            Step::Key(k) => doc_remove(doc, k),
+            Step::Index(_) => Err(EditError::Missing),
         };
-        return doc.remove(k).map(|_| ()).ok_or(EditError::Missing);
+    };
+    let Step::Key(k) = first else {
+        return Err(EditError::Missing);
+    };
+    let mut container = doc.get_mut(k).ok_or(EditError::Missing)?;
+    for (i, step) in between.iter().enumerate() {
+        container = child_mut(container, step, i + 1)?.ok_or(EditError::Missing)?;
     }
-    let parent = get_mut(doc, parents).ok_or(EditError::Missing)?;
-    match (last, parent) {
-        (Step::Key(k), Value::Map(m)) => m.remove(k).map(|_| ()).ok_or(EditError::Missing),
+    let depth = parents.len();
+    match (last, container) {
+        (Step::Key(k), Value::Map(m)) => doc_remove(m, k),
+        (Step::Index(_), Value::Map(_)) => Err(EditError::Missing),
         (Step::Index(i), Value::Seq(items)) => {
             let pos = real_index(items, *i).ok_or(EditError::Missing)?;
             items.remove(pos);
             Ok(())
         }
-        _ => Err(EditError::Missing),
+        (Step::Key(_), Value::Seq(_)) => Err(EditError::WrongStep(depth)),
+        (_, other) => Err(EditError::NotAContainer(other.kind(), depth)),
     }
 }
 
-fn get_mut<'a>(doc: &'a mut Map, steps: &[Step]) -> Option<&'a mut Value> {
-    let (first, rest) = steps.split_first()?;
-    let Step::Key(k) = first else { return None };
-    let mut cur = doc.get_mut(k)?;
-    for step in rest {
-        cur = match (step, cur) {
-            (Step::Key(k), Value::Map(m)) => m.get_mut(k)?,
-            (Step::Index(i), Value::Seq(items)) => {
-                let pos = real_index(items, *i)?;
-                &mut items[pos]
-            }
-            _ => return None,
-        };
+fn doc_remove(m: &mut Map, k: &str) -> Result<(), EditError> {
+    m.remove(k).map(|_| ()).ok_or(EditError::Missing)
+}
+
+/// One step down from `v` for [`unset`]: `Ok(None)` when the step is absent.
+fn child_mut<'a>(
+    v: &'a mut Value,
+    step: &Step,
+    depth: usize,
+) -> Result<Option<&'a mut Value>, EditError> {
+    match (step, v) {
+        (Step::Key(k), Value::Map(m)) => Ok(m.get_mut(k)),
+        (Step::Index(_), Value::Map(_)) => Ok(None),
+        (Step::Index(i), Value::Seq(items)) => Ok(match real_index(items, *i) {
+            Some(pos) => Some(&mut items[pos]),
+            None => None,
+        }),
+        (Step::Key(_), Value::Seq(_)) => Err(EditError::WrongStep(depth)),
+        (_, other) => Err(EditError::NotAContainer(other.kind(), depth)),
     }
-    Some(cur)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! of the value and there are no other escapes. Every value is a string.
 //!
 //! Encrypted files carry the metadata as flat `sops_…` keys after the data, sorted by key
-//! (see [`flatten_metadata`]). The flattening helpers here are shared with the INI store.
+//! (see `flatten_metadata`). The flattening helpers here are shared with the INI store.
 
 use super::StoreError;
 use crate::sops::tree::{Item, Map, Value};
