@@ -92,7 +92,18 @@ impl CliError {
     pub fn decrypt(file: &Path, e: &DecryptError) -> Self {
         let name = file.display();
         match e {
-            DecryptError::Store(s) => CliError::store(file, s),
+            // sops returns the encrypted-file loader's errors unwrapped, so a file that does
+            // not parse (or is empty) exits 1 on every command that reads an encrypted file.
+            DecryptError::Store(s) => {
+                let mut err = CliError::store(file, s);
+                if matches!(
+                    s,
+                    StoreError::Parse { .. } | StoreError::Empty | StoreError::NonStringKey(_)
+                ) {
+                    err.code = code::GENERIC;
+                }
+                err
+            }
             DecryptError::Metadata(m) => CliError::new(code::GENERIC, format!("{name}: {m}")),
             DecryptError::NoIdentity { recipients, tried, groups } => {
                 let mut err = CliError::new(

@@ -55,7 +55,6 @@ fn json_files_from_sops_decrypt_to_exactly_what_sops_prints() {
 }
 
 #[test]
-#[ignore = "needs the YAML store, still in progress (issue 2)"]
 fn yaml_files_from_sops_decrypt_to_exactly_what_sops_prints() {
     sops_files_decrypt_to_exactly_what_sops_prints("yaml");
 }
@@ -130,7 +129,6 @@ fn sops_decrypts_ccsecrets_json_files_to_the_same_plaintext() {
 }
 
 #[test]
-#[ignore = "needs the YAML store, still in progress (issue 2)"]
 fn sops_decrypts_ccsecrets_yaml_files_to_the_same_plaintext() {
     sops_decrypts_ccsecrets_files_to_the_same_plaintext("yaml", 8);
 }
@@ -233,7 +231,6 @@ fn decrypt_output_option_writes_private_files() {
 }
 
 #[test]
-#[ignore = "needs the YAML store, still in progress (issue 2)"]
 fn deterministic_vectors_decrypt_with_both_tools() {
     let sb = Sandbox::new();
     let file = fixture("vectors/deterministic.enc.yaml");

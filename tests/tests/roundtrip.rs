@@ -85,7 +85,6 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    #[ignore = "needs the YAML store, still in progress (issue 2)"]
     fn yaml_trees_round_trip(d in doc(false)) {
         let (id, _) = Identity::generate();
         let r: Recipient = id.public().parse().unwrap();

@@ -128,8 +128,12 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
 }
 
 /// Parses an encrypted file's documents (metadata still inside; see [`split_metadata`]).
+///
+/// JSON is read strictly here, as sops reads encrypted JSON (`json.Unmarshal`): nothing but
+/// whitespace may follow the top-level object.
 pub fn parse_encrypted(format: Format, bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
     match format {
+        Format::Json => json::parse_strict(bytes).map(|m| vec![m]),
         Format::Dotenv => dotenv::parse_encrypted(bytes).map(|m| vec![m]),
         Format::Ini => ini::parse_encrypted(bytes).map(|m| vec![m]),
         _ => parse(format, bytes),
