@@ -267,6 +267,11 @@ impl<'a> Walk<'a> {
                                     .map_err(|err| WalkError::Cipher(aad.clone(), err))?;
                                 e.zeroize();
                                 *e = Value::Str(s);
+                            } else if let Value::Comment(c) = e {
+                                // An encrypted comment element (sops writes one when a list
+                                // item's mapping starts with a comment: it is read back as the
+                                // list's comment); sops decrypts it where it finds it.
+                                self.comment(c)?;
                             }
                         }
                     } else {

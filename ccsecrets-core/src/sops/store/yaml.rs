@@ -107,8 +107,12 @@ struct Frame {
 struct DocBuild {
     root: Option<Node>,
     slots: Vec<Slot>,
-    /// Column of each collection, by its path.
+    /// Column of each collection, by its path (a mapping that is a sequence item counts as
+    /// starting at the dash column).
     cols: HashMap<Vec<usize>, usize>,
+    /// Source column and kind of each block collection, by its path: a mapping's key column,
+    /// a sequence's dash column; `true` for mappings.
+    blocks: HashMap<Vec<usize>, (usize, bool)>,
     /// Paths of flow collections.
     flows: HashSet<Vec<usize>>,
     /// Alias uses of anchored collections: (path of the copy, path of the original), in
@@ -160,6 +164,155 @@ fn fold_unicode_breaks(s: &str) -> String {
     out
 }
 
+fn is_v3_break(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+/// The chomping indicator of the block scalar header on `line` (`None`: clip), if the line
+/// holds one: `|` or `>` after a blank (or at the start), up to two indicator characters,
+/// then the end of the line or blanks and a comment.
+fn block_header(line: &str, literal: bool) -> Option<Option<char>> {
+    let want = if literal { '|' } else { '>' };
+    let mut prev_blank = true;
+    for (i, ch) in line.char_indices() {
+        if ch == want && prev_blank {
+            let rest = &line[i + 1..];
+            let ind_len = rest
+                .chars()
+                .take(2)
+                .take_while(|c| matches!(c, '1'..='9' | '+' | '-'))
+                .count();
+            let (ind, tail) = rest.split_at(ind_len);
+            let tail_ok = tail.is_empty()
+                || (tail.starts_with([' ', '\t'])
+                    && matches!(
+                        tail.trim_start_matches([' ', '\t']).chars().next(),
+                        None | Some('#')
+                    ));
+            if tail_ok {
+                return Some(ind.chars().find(|c| matches!(c, '+' | '-')));
+            }
+        }
+        prev_blank = ch == ' ' || ch == '\t';
+    }
+    None
+}
+
+/// Re-reads a literal or folded block scalar as yaml.v3's scanner does (YAML 1.1): U+0085,
+/// U+2028 and U+2029 are line breaks (the indentation after them is not content; U+0085
+/// reads as `\n`, the other two are kept). granit-parser (YAML 1.2) reads them as content.
+/// Only called for the rare scalars holding one of them.
+fn v3_block_scalar(source: &str, span: &Span, literal: bool) -> Result<String, StoreError> {
+    let line_no = span.start.line();
+    let fail = || {
+        perr(format!(
+            "line {line_no}: block scalar with a Unicode line break that yaml.v3 reads differently"
+        ))
+    };
+    let start = span.start.byte_offset().ok_or_else(fail)?;
+    let end = span.end.byte_offset().ok_or_else(fail)?;
+    let indent = span.start.col();
+    // The header is on the last non-blank line before the first content line.
+    let mut line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+    let (header, body) = loop {
+        if line_start == 0 {
+            return Err(fail());
+        }
+        let prev_start = source[..line_start - 1].rfind('\n').map_or(0, |i| i + 1);
+        let line = &source[prev_start..line_start - 1];
+        if !line.trim_matches([' ', '\t', '\r']).is_empty() {
+            break (line.trim_end_matches('\r'), line_start);
+        }
+        line_start = prev_start;
+    };
+    let chomp = block_header(header, literal).ok_or_else(fail)?;
+    if indent == 0 {
+        return Err(fail());
+    }
+
+    let chars: Vec<(usize, char)> = source[body..].char_indices().collect();
+    let at = |i: usize| chars.get(i).map(|&(_, c)| c);
+    let mut i = 0usize;
+    let mut col = 0usize;
+    let read_line = |i: &mut usize, out: &mut String| match at(*i) {
+        Some('\r') if at(*i + 1) == Some('\n') => {
+            out.push('\n');
+            *i += 2;
+        }
+        Some('\r' | '\n' | '\u{85}') => {
+            out.push('\n');
+            *i += 1;
+        }
+        Some(c) => {
+            out.push(c);
+            *i += 1;
+        }
+        None => {}
+    };
+    // yaml_parser_scan_block_scalar_breaks with a known indentation.
+    let breaks = |i: &mut usize, col: &mut usize, out: &mut String| loop {
+        while *col < indent && at(*i) == Some(' ') {
+            *i += 1;
+            *col += 1;
+        }
+        if at(*i).is_some_and(is_v3_break) {
+            read_line(i, out);
+            *col = 0;
+        } else {
+            break;
+        }
+    };
+    let mut s = String::new();
+    let mut leading_break = String::new();
+    let mut trailing = String::new();
+    let mut leading_blank = false;
+    breaks(&mut i, &mut col, &mut trailing);
+    while col == indent && i < chars.len() {
+        let trailing_blank = matches!(at(i), Some(' ' | '\t'));
+        if !literal && leading_break.starts_with('\n') && !leading_blank && !trailing_blank {
+            if trailing.is_empty() {
+                s.push(' ');
+            }
+        } else {
+            s.push_str(&leading_break);
+        }
+        leading_break.clear();
+        s.push_str(&trailing);
+        trailing.clear();
+        leading_blank = trailing_blank;
+        while let Some(c) = at(i).filter(|&c| !is_v3_break(c)) {
+            s.push(c);
+            i += 1;
+        }
+        if i >= chars.len() {
+            break;
+        }
+        read_line(&mut i, &mut leading_break);
+        col = 0;
+        breaks(&mut i, &mut col, &mut trailing);
+    }
+    match chomp {
+        Some('-') => {}
+        Some(_) => {
+            s.push_str(&leading_break);
+            s.push_str(&trailing);
+        }
+        None => s.push_str(&leading_break),
+    }
+    // yaml.v3 must stop where granit-parser did (only blank or comment lines in between);
+    // otherwise the documents differ in structure.
+    let stop = body + chars.get(i).map_or(source.len() - body, |&(b, _)| b);
+    let (lo, hi) = (stop.min(end), stop.max(end));
+    let between_ok = source[lo..hi].split(['\n', '\r']).all(|l| {
+        let t = l.trim_start_matches([' ', '\t']);
+        t.is_empty() || t.starts_with('#')
+    });
+    if !between_ok {
+        return Err(fail());
+    }
+    Ok(s)
+}
+
 fn scan_error(e: &granit_parser::ScanError) -> StoreError {
     let kind = format!("{:?}", e.kind());
     let name: String = kind
@@ -175,7 +328,7 @@ fn scan_error(e: &granit_parser::ScanError) -> StoreError {
     ))
 }
 
-fn build_documents(text: &str, options: Options) -> Result<Vec<DocBuild>, StoreError> {
+fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, StoreError> {
     let mut docs: Vec<DocBuild> = Vec::new();
     let mut orphan_comments: Vec<RawComment> = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
@@ -184,7 +337,7 @@ fn build_documents(text: &str, options: Options) -> Result<Vec<DocBuild>, StoreE
     let mut cur: Option<DocBuild> = None;
     let mut depth_limit_guard = 0usize;
 
-    for ev in Parser::new_from_str_with_options(text, options) {
+    for ev in Parser::new_from_str_with_options(source, options) {
         let (event, span) = ev.map_err(|e| scan_error(&e))?;
         match event {
             Event::StreamStart | Event::StreamEnd => {}
@@ -194,6 +347,7 @@ fn build_documents(text: &str, options: Options) -> Result<Vec<DocBuild>, StoreE
                     root: None,
                     slots: Vec::new(),
                     cols: HashMap::new(),
+                    blocks: HashMap::new(),
                     flows: HashSet::new(),
                     alias_copies: Vec::new(),
                     comments: Vec::new(),
@@ -261,6 +415,10 @@ fn build_documents(text: &str, options: Options) -> Result<Vec<DocBuild>, StoreE
                 let mut text = value.into_owned();
                 if style == ScalarStyle::SingleQuoted {
                     text = fold_unicode_breaks(&text);
+                } else if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+                    && text.contains(['\u{85}', '\u{2028}', '\u{2029}'])
+                {
+                    text = v3_block_scalar(source, &span, style == ScalarStyle::Literal)?;
                 }
                 let node = Node::Scalar {
                     text,
@@ -289,6 +447,8 @@ fn build_documents(text: &str, options: Options) -> Result<Vec<DocBuild>, StoreE
                 d.cols.insert(path.clone(), col);
                 if flow {
                     d.flows.insert(path.clone());
+                } else {
+                    d.blocks.insert(path.clone(), (pos.col, is_map));
                 }
                 stack.push(Frame {
                     is_map,
@@ -487,10 +647,27 @@ fn coll_at<'a>(root: &'a mut Node, path: &[usize]) -> Option<&'a mut Coll> {
 
 fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
     let slots = &d.slots;
-    let cols = &d.cols;
-    for c in comments {
+    let afters: Vec<usize> = comments
+        .iter()
+        .map(|c| slots.partition_point(|s| s.pos.idx < c.pos.idx))
+        .collect();
+    // Runs of own-line comments on consecutive lines split where a line steps left; a
+    // comment after the document's last entry is placed by the end-of-document rule only in
+    // the last such segment.
+    let mut starts = vec![true; comments.len()];
+    for i in 1..comments.len() {
+        let (a, b) = (&comments[i - 1], &comments[i]);
+        if !a.right && !b.right && afters[i - 1] == afters[i] && a.pos.line + 1 == b.pos.line {
+            starts[i] = b.pos.col < a.pos.col;
+        }
+    }
+    let last_start = starts.iter().rposition(|&s| s).unwrap_or(0);
+    // The previous own-line comment: (line, column, slot index after it, in column mode,
+    // its collection).
+    let mut last_own: Option<(usize, usize, usize, bool, Vec<usize>)> = None;
+    for (i, c) in comments.into_iter().enumerate() {
         // Last slot strictly before the comment, first slot after it.
-        let after = slots.partition_point(|s| s.pos.idx < c.pos.idx);
+        let after = afters[i];
         let prev = after.checked_sub(1).map(|i| &slots[i]);
         let next = slots.get(after);
         let right = c.right && prev.is_some_and(|p| p.pos.line == c.pos.line);
@@ -533,30 +710,41 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
                 }
             }
         }
-        // Own-line comment.
+        // Own-line comment. Once a run of comment lines steps left, the rest of the run is
+        // placed by column (yaml.v3 splits it into foot comments of the enclosing levels).
+        let run = last_own
+            .as_ref()
+            .filter(|(line, _, slot, _, _)| line + 1 == c.pos.line && *slot == after);
+        let column_mode = run.is_some_and(|(_, col, _, mode, _)| *mode || *col > c.pos.col);
+        let same_as_last = run
+            .filter(|(_, col, _, mode, _)| *mode && *col < c.pos.col)
+            .map(|(.., t)| t.clone());
         let target: Vec<usize> = match (prev, next) {
             (None, Some(n)) => n.coll_path.clone(),
             (None, None) => Vec::new(),
-            (Some(p), next) => {
-                // Innermost open collection (ancestors of prev's collection) whose column is
-                // at most the comment's column.
-                let mut chosen: Vec<usize> = Vec::new();
-                for len in (0..=p.coll_path.len()).rev() {
-                    let path = &p.coll_path[..len];
-                    let col = cols.get(path).copied().unwrap_or(0);
-                    if col <= c.pos.col || len == 0 {
-                        chosen = path.to_vec();
-                        break;
-                    }
-                }
-                match next {
-                    Some(n) if !p.coll_path.starts_with(&n.coll_path) => n.coll_path.clone(),
-                    Some(n) if cols.get(&n.coll_path) == Some(&c.pos.col) => n.coll_path.clone(),
-                    Some(n) if n.coll_path.len() > chosen.len() => n.coll_path.clone(),
-                    _ => chosen,
+            _ if same_as_last.is_some() => same_as_last.unwrap_or_default(),
+            (Some(p), None) if i >= last_start => {
+                end_of_document_target(d, &p.coll_path, c.pos.col)
+            }
+            (Some(p), None) if !column_mode => innermost_block(d, &p.coll_path).to_vec(),
+            (Some(p), next) if column_mode => by_column(d, p, next, c.pos.col),
+            (Some(p), Some(n)) => {
+                // At the column of the next key or dash: a head comment of what follows.
+                // Anywhere else: a foot comment of the innermost block collection that holds
+                // the previous entry (yaml.v3 + sops, whatever the indentation).
+                let next_col = match d.blocks.get(&n.coll_path) {
+                    Some(&(col, false)) => col,
+                    _ => n.pos.col,
+                };
+                if c.pos.col == next_col && !d.flows.contains(&n.coll_path) {
+                    n.coll_path.clone()
+                } else {
+                    innermost_block(d, &p.coll_path).to_vec()
                 }
             }
+            (Some(p), None) => end_of_document_target(d, &p.coll_path, c.pos.col),
         };
+        last_own = Some((c.pos.line, c.pos.col, after, column_mode, target.clone()));
         let Some(coll) = coll_at(root, &target) else {
             continue;
         };
@@ -571,6 +759,61 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
             _ => coll.trailing.push(c.text),
         }
     }
+}
+
+/// A comment's collection by its column: the innermost open collection (an ancestor of the
+/// previous entry's) whose column is at most the comment's, unless the next entry's
+/// collection fits better.
+fn by_column(d: &DocBuild, p: &Slot, next: Option<&Slot>, col: usize) -> Vec<usize> {
+    let cols = &d.cols;
+    let mut chosen: Vec<usize> = Vec::new();
+    for len in (0..=p.coll_path.len()).rev() {
+        let path = &p.coll_path[..len];
+        if cols.get(path).copied().unwrap_or(0) <= col || len == 0 {
+            chosen = path.to_vec();
+            break;
+        }
+    }
+    match next {
+        Some(n) if !p.coll_path.starts_with(&n.coll_path) => n.coll_path.clone(),
+        Some(n) if cols.get(&n.coll_path) == Some(&col) => n.coll_path.clone(),
+        Some(n) if n.coll_path.len() > chosen.len() => n.coll_path.clone(),
+        _ => chosen,
+    }
+}
+
+/// The longest prefix of `path` made of block collections only.
+fn innermost_block<'p>(d: &DocBuild, path: &'p [usize]) -> &'p [usize] {
+    let len = (1..=path.len())
+        .find(|&len| d.flows.contains(&path[..len]))
+        .map_or(path.len(), |flow| flow - 1);
+    &path[..len]
+}
+
+/// Where an own-line comment after the document's last entry lands, as sops 3.11 places it
+/// (found by experiment): in the innermost open block collection when the comment is at or
+/// right of its column; else in the deepest open mapping at exactly the comment's column (a
+/// sequence at that column gives its nearest enclosing mapping); else in the root mapping.
+fn end_of_document_target(d: &DocBuild, prev: &[usize], col: usize) -> Vec<usize> {
+    let inner = innermost_block(d, prev);
+    let info = |len: usize| d.blocks.get(&inner[..len]).copied();
+    if info(inner.len()).is_none_or(|(c, _)| col >= c) {
+        return inner.to_vec();
+    }
+    for len in (0..inner.len()).rev() {
+        match info(len) {
+            Some((c, true)) if c == col => return inner[..len].to_vec(),
+            Some((c, false)) if c == col => {
+                let map = (0..len)
+                    .rev()
+                    .find(|&l| matches!(info(l), Some((_, true))))
+                    .unwrap_or(0);
+                return inner[..map].to_vec();
+            }
+            _ => {}
+        }
+    }
+    Vec::new()
 }
 
 fn check_dups(node: &Node) -> Result<(), StoreError> {
@@ -672,7 +915,9 @@ fn scalar_value(
             return match core {
                 "str" => Ok(Value::Str(text.to_owned())),
                 "binary" => {
-                    let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+                    // Go's base64 decoder skips CR and LF only.
+                    let clean: String =
+                        text.chars().filter(|c| !matches!(c, '\n' | '\r')).collect();
                     let bytes = base64::engine::general_purpose::STANDARD
                         .decode(clean.as_bytes())
                         .map_err(|_| perr(format!("line {}: invalid !!binary data", pos.line)))?;
@@ -976,19 +1221,41 @@ impl Emitter {
     fn block_seq(&mut self, s: &[Value], parent: isize, ctx: Ctx) {
         let indent = self.increase(parent, ctx, false);
         let mut pending: Vec<&str> = Vec::new();
-        for item in s {
+        // A nested sequence's head comments were written before the outer `- ` indicator.
+        let skip = if ctx == Ctx::SeqItem {
+            s.iter()
+                .take_while(|i| matches!(i, Value::Comment(_)))
+                .count()
+        } else {
+            0
+        };
+        for item in &s[skip..] {
             match item {
                 Value::Comment(c) => pending.push(c),
                 v => {
                     // A mapping item's own head comment (its first key's comments) comes
                     // before the dash too.
-                    if let Value::Map(m) = v {
-                        for i in &m.0 {
-                            match i {
-                                Item::Comment(c) => pending.push(c),
-                                Item::Entry(..) => break,
+                    match v {
+                        Value::Map(m) => {
+                            for i in &m.0 {
+                                match i {
+                                    Item::Comment(c) => pending.push(c),
+                                    Item::Entry(..) => break,
+                                }
                             }
                         }
+                        // Likewise a nested block sequence's leading comments.
+                        Value::Seq(inner)
+                            if inner.iter().any(|i| !matches!(i, Value::Comment(_))) =>
+                        {
+                            for i in inner {
+                                match i {
+                                    Value::Comment(c) => pending.push(c),
+                                    _ => break,
+                                }
+                            }
+                        }
+                        _ => {}
                     }
                     self.comments(indent, &pending);
                     pending.clear();
