@@ -78,8 +78,8 @@ struct Entry {
 
 /// One comment-attachment point: an entry of a collection, in document order.
 struct Slot {
-    /// Entry indices from the document root to the collection holding the entry.
-    coll_path: Vec<usize>,
+    /// The collection holding the entry: an index into [`DocBuild::paths`].
+    coll: usize,
     /// Index of the entry in that collection.
     entry: usize,
     pos: Pos,
@@ -102,11 +102,15 @@ struct Frame {
     key: Option<Node>,
     /// False for collections copied from an anchor (no comment slots inside).
     path: Vec<usize>,
+    /// Index of `path` in [`DocBuild::paths`].
+    id: usize,
 }
 
 struct DocBuild {
     root: Option<Node>,
     slots: Vec<Slot>,
+    /// Entry indices from the document root to each collection, by collection id.
+    paths: Vec<Vec<usize>>,
     /// Column of each collection, by its path (a mapping that is a sequence item counts as
     /// starting at the dash column).
     cols: HashMap<Vec<usize>, usize>,
@@ -346,6 +350,7 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                 let mut d = DocBuild {
                     root: None,
                     slots: Vec::new(),
+                    paths: Vec::new(),
                     cols: HashMap::new(),
                     blocks: HashMap::new(),
                     flows: HashSet::new(),
@@ -450,6 +455,8 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                 } else {
                     d.blocks.insert(path.clone(), (pos.col, is_map));
                 }
+                let id = d.paths.len();
+                d.paths.push(path.clone());
                 stack.push(Frame {
                     is_map,
                     coll: Coll {
@@ -461,6 +468,7 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                     col,
                     key: None,
                     path,
+                    id,
                 });
             }
             Event::SequenceEnd | Event::MappingEnd => {
@@ -511,7 +519,7 @@ fn register_slot(d: &mut DocBuild, stack: &mut [Frame], pos: Pos) -> Vec<usize> 
         // The value of the pending key: the key already registered its slot.
     } else {
         d.slots.push(Slot {
-            coll_path: top.path.clone(),
+            coll: top.id,
             entry: idx,
             pos,
         });
@@ -539,7 +547,7 @@ fn add_node(
         if is_key || !top.is_map {
             let _ = fresh;
             d.slots.push(Slot {
-                coll_path: top.path.clone(),
+                coll: top.id,
                 entry: top.coll.entries.len(),
                 pos,
             });
@@ -612,7 +620,7 @@ fn finish_document(mut d: DocBuild, check_duplicates: bool) -> Result<Map, Store
     if check_duplicates {
         check_dups(&root)?;
     }
-    match convert(&root)? {
+    match convert(root)? {
         Value::Map(m) => Ok(m),
         _ => Err(perr("a top-level mapping is required")),
     }
@@ -676,22 +684,22 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
                 // After a flow collection: the comment of the outermost flow collection,
                 // which sops puts before its first element.
                 let mut flow_len = None;
-                for len in (1..=p.coll_path.len()).rev() {
-                    if d.flows.contains(&p.coll_path[..len]) {
+                for len in (1..=d.paths[p.coll].len()).rev() {
+                    if d.flows.contains(&d.paths[p.coll][..len]) {
                         flow_len = Some(len);
                     } else {
                         break;
                     }
                 }
                 if let Some(len) = flow_len {
-                    if let Some(coll) = coll_at(root, &p.coll_path[..len]) {
+                    if let Some(coll) = coll_at(root, &d.paths[p.coll][..len]) {
                         if let Some(e) = coll.entries.first_mut() {
                             e.before.push(c.text);
                             continue;
                         }
                     }
                 }
-                if let Some(coll) = coll_at(root, &p.coll_path) {
+                if let Some(coll) = coll_at(root, &d.paths[p.coll]) {
                     if let Some(e) = coll.entries.get_mut(p.entry) {
                         e.before.push(c.text);
                         continue;
@@ -702,7 +710,7 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
         // A same-line comment after syntax only (`- # c`): it leads the next entry.
         if c.right {
             if let Some(n) = next {
-                if let Some(coll) = coll_at(root, &n.coll_path) {
+                if let Some(coll) = coll_at(root, &d.paths[n.coll]) {
                     if let Some(e) = coll.entries.get_mut(n.entry) {
                         e.before.push(c.text);
                         continue;
@@ -720,36 +728,36 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
             .filter(|(_, col, _, mode, _)| *mode && *col < c.pos.col)
             .map(|(.., t)| t.clone());
         let target: Vec<usize> = match (prev, next) {
-            (None, Some(n)) => n.coll_path.clone(),
+            (None, Some(n)) => d.paths[n.coll].clone(),
             (None, None) => Vec::new(),
             _ if same_as_last.is_some() => same_as_last.unwrap_or_default(),
             (Some(p), None) if i >= last_start => {
-                end_of_document_target(d, &p.coll_path, c.pos.col)
+                end_of_document_target(d, &d.paths[p.coll], c.pos.col)
             }
-            (Some(p), None) if !column_mode => innermost_block(d, &p.coll_path).to_vec(),
+            (Some(p), None) if !column_mode => innermost_block(d, &d.paths[p.coll]).to_vec(),
             (Some(p), next) if column_mode => by_column(d, p, next, c.pos.col),
             (Some(p), Some(n)) => {
                 // At the column of the next key or dash: a head comment of what follows.
                 // Anywhere else: a foot comment of the innermost block collection that holds
                 // the previous entry (yaml.v3 + sops, whatever the indentation).
-                let next_col = match d.blocks.get(&n.coll_path) {
+                let next_col = match d.blocks.get(&d.paths[n.coll]) {
                     Some(&(col, false)) => col,
                     _ => n.pos.col,
                 };
-                if c.pos.col == next_col && !d.flows.contains(&n.coll_path) {
-                    n.coll_path.clone()
+                if c.pos.col == next_col && !d.flows.contains(&d.paths[n.coll]) {
+                    d.paths[n.coll].clone()
                 } else {
-                    innermost_block(d, &p.coll_path).to_vec()
+                    innermost_block(d, &d.paths[p.coll]).to_vec()
                 }
             }
-            (Some(p), None) => end_of_document_target(d, &p.coll_path, c.pos.col),
+            (Some(p), None) => end_of_document_target(d, &d.paths[p.coll], c.pos.col),
         };
         last_own = Some((c.pos.line, c.pos.col, after, column_mode, target.clone()));
         let Some(coll) = coll_at(root, &target) else {
             continue;
         };
         match next {
-            Some(n) if n.coll_path == target => {
+            Some(n) if d.paths[n.coll] == target => {
                 if let Some(e) = coll.entries.get_mut(n.entry) {
                     e.before.push(c.text);
                 } else {
@@ -767,17 +775,17 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
 fn by_column(d: &DocBuild, p: &Slot, next: Option<&Slot>, col: usize) -> Vec<usize> {
     let cols = &d.cols;
     let mut chosen: Vec<usize> = Vec::new();
-    for len in (0..=p.coll_path.len()).rev() {
-        let path = &p.coll_path[..len];
+    for len in (0..=d.paths[p.coll].len()).rev() {
+        let path = &d.paths[p.coll][..len];
         if cols.get(path).copied().unwrap_or(0) <= col || len == 0 {
             chosen = path.to_vec();
             break;
         }
     }
     match next {
-        Some(n) if !p.coll_path.starts_with(&n.coll_path) => n.coll_path.clone(),
-        Some(n) if cols.get(&n.coll_path) == Some(&col) => n.coll_path.clone(),
-        Some(n) if n.coll_path.len() > chosen.len() => n.coll_path.clone(),
+        Some(n) if !d.paths[p.coll].starts_with(&d.paths[n.coll]) => d.paths[n.coll].clone(),
+        Some(n) if cols.get(&d.paths[n.coll]) == Some(&col) => d.paths[n.coll].clone(),
+        Some(n) if d.paths[n.coll].len() > chosen.len() => d.paths[n.coll].clone(),
         _ => chosen,
     }
 }
@@ -821,6 +829,21 @@ fn check_dups(node: &Node) -> Result<(), StoreError> {
         Node::Scalar { .. } => Ok(()),
         Node::Seq(c) => c.entries.iter().try_for_each(|e| check_dups(&e.value)),
         Node::Map(c) => {
+            c.entries.iter().try_for_each(|e| check_dups(&e.value))?;
+            // Fast check first (no hashing): sorted keys, adjacent equal ones.
+            let mut keys: Vec<&str> = c
+                .entries
+                .iter()
+                .filter_map(|e| match &e.key {
+                    Some(Node::Scalar { text, .. }) => Some(text.as_str()),
+                    _ => None,
+                })
+                .collect();
+            keys.sort_unstable();
+            if keys.windows(2).all(|w| w[0] != w[1]) {
+                return Ok(());
+            }
+            // A duplicate: find the first one in document order for the message.
             let mut seen: HashMap<&str, usize> = HashMap::new();
             for e in &c.entries {
                 if let Some(Node::Scalar { text, pos, .. }) = &e.key {
@@ -832,54 +855,54 @@ fn check_dups(node: &Node) -> Result<(), StoreError> {
                     }
                     seen.insert(text, pos.line);
                 }
-                check_dups(&e.value)?;
             }
             Ok(())
         }
     }
 }
 
-fn convert(node: &Node) -> Result<Value, StoreError> {
+/// Converts the node tree to values, moving the scalar texts (no copies).
+fn convert(node: Node) -> Result<Value, StoreError> {
     match node {
         Node::Scalar {
             text,
             style,
             tag,
             pos,
-        } => scalar_value(text, *style, tag.as_ref(), *pos),
+        } => scalar_value(text, style, tag.as_ref(), pos),
         Node::Seq(c) => {
-            let mut out = Vec::with_capacity(c.entries.len());
-            for e in &c.entries {
-                out.extend(e.before.iter().map(|t| Value::Comment(t.clone())));
-                out.push(convert(&e.value)?);
+            let mut out = Vec::with_capacity(c.entries.len() + c.trailing.len());
+            for e in c.entries {
+                out.extend(e.before.into_iter().map(Value::Comment));
+                out.push(convert(e.value)?);
             }
-            out.extend(c.trailing.iter().map(|t| Value::Comment(t.clone())));
+            out.extend(c.trailing.into_iter().map(Value::Comment));
             Ok(Value::Seq(out))
         }
         Node::Map(c) => {
-            let mut out = Vec::with_capacity(c.entries.len());
-            for e in &c.entries {
-                out.extend(e.before.iter().map(|t| Item::Comment(t.clone())));
-                let key = match &e.key {
+            let mut out = Vec::with_capacity(c.entries.len() + c.trailing.len());
+            for e in c.entries {
+                out.extend(e.before.into_iter().map(Item::Comment));
+                let key = match e.key {
                     Some(k) => key_string(k)?,
                     None => return Err(perr("mapping entry without key")),
                 };
-                out.push(Item::Entry(key, convert(&e.value)?));
+                out.push(Item::Entry(key, convert(e.value)?));
             }
-            out.extend(c.trailing.iter().map(|t| Item::Comment(t.clone())));
+            out.extend(c.trailing.into_iter().map(Item::Comment));
             Ok(Value::Map(Map(out)))
         }
     }
 }
 
-fn key_string(k: &Node) -> Result<String, StoreError> {
+fn key_string(k: Node) -> Result<String, StoreError> {
     match k {
         Node::Scalar {
             text,
             style,
             tag,
             pos,
-        } => match scalar_value(text, *style, tag.as_ref(), *pos)? {
+        } => match scalar_value(text, style, tag.as_ref(), pos)? {
             Value::Str(s) => Ok(s),
             other => Err(StoreError::NonStringKey(format!(
                 "{} at line {}",
@@ -887,20 +910,19 @@ fn key_string(k: &Node) -> Result<String, StoreError> {
                 pos.line
             ))),
         },
-        Node::Map(c) | Node::Seq(c) => Err(StoreError::NonStringKey(format!(
-            "{} at line {}",
-            if matches!(k, Node::Map(_)) {
-                "mapping"
-            } else {
-                "sequence"
-            },
+        Node::Map(c) => Err(StoreError::NonStringKey(format!(
+            "mapping at line {}",
+            c.pos.map_or(0, |p| p.line)
+        ))),
+        Node::Seq(c) => Err(StoreError::NonStringKey(format!(
+            "sequence at line {}",
             c.pos.map_or(0, |p| p.line)
         ))),
     }
 }
 
 fn scalar_value(
-    text: &str,
+    text: String,
     style: ScalarStyle,
     tag: Option<&Tag>,
     pos: Pos,
@@ -913,7 +935,7 @@ fn scalar_value(
         };
         if let Some(core) = core {
             return match core {
-                "str" => Ok(Value::Str(text.to_owned())),
+                "str" => Ok(Value::Str(text)),
                 "binary" => {
                     // Go's base64 decoder skips CR and LF only.
                     let clean: String =
@@ -927,7 +949,7 @@ fn scalar_value(
                     })
                 }
                 "int" | "float" | "bool" | "null" | "timestamp" => {
-                    let v = resolved_value(scalar::resolve_plain(text), text, pos)?;
+                    let v = resolved_value(scalar::resolve_plain(&text), text, pos)?;
                     let ok = match (core, &v) {
                         ("int", Value::Int(_))
                         | ("float", Value::Float(_))
@@ -949,21 +971,21 @@ fn scalar_value(
                     }
                 }
                 // `!!merge`, `!!map`, `!!seq` on a scalar and other core tags: the text.
-                _ => Ok(Value::Str(text.to_owned())),
+                _ => Ok(Value::Str(text)),
             };
         }
         // Custom and non-specific tags: the text as a string.
-        return Ok(Value::Str(text.to_owned()));
+        return Ok(Value::Str(text));
     }
     if style != ScalarStyle::Plain {
-        return Ok(Value::Str(text.to_owned()));
+        return Ok(Value::Str(text));
     }
-    resolved_value(scalar::resolve_plain(text), text, pos)
+    resolved_value(scalar::resolve_plain(&text), text, pos)
 }
 
-fn resolved_value(r: Resolved, text: &str, pos: Pos) -> Result<Value, StoreError> {
+fn resolved_value(r: Resolved, text: String, pos: Pos) -> Result<Value, StoreError> {
     Ok(match r {
-        Resolved::Str | Resolved::Merge => Value::Str(text.to_owned()),
+        Resolved::Str | Resolved::Merge => Value::Str(text),
         Resolved::Null => Value::Null,
         Resolved::Bool(b) => Value::Bool(b),
         Resolved::Int(i) => Value::Int(i),
@@ -1085,9 +1107,7 @@ impl Emitter {
         if need_ws && !self.whitespace {
             self.put(' ');
         }
-        for c in ind.chars() {
-            self.put(c);
-        }
+        self.put_str(ind);
         self.whitespace = is_ws;
         self.indention = self.indention && is_indention;
     }
@@ -1100,9 +1120,7 @@ impl Emitter {
                 self.write_indent(indent);
             }
             first = false;
-            for c in line.chars() {
-                self.put(c);
-            }
+            self.put_str(line);
             self.indention = false;
             self.put_break();
         }
@@ -1268,13 +1286,21 @@ impl Emitter {
         self.comments(indent, &pending);
     }
 
+    /// Appends text without line breaks.
+    fn put_str(&mut self, text: &str) {
+        self.out.push_str(text);
+        self.column += if text.is_ascii() {
+            text.len()
+        } else {
+            text.chars().count()
+        };
+    }
+
     fn plain(&mut self, text: &str) {
         if !text.is_empty() && !self.whitespace {
             self.put(' ');
         }
-        for c in text.chars() {
-            self.put(c);
-        }
+        self.put_str(text);
         self.whitespace = false;
         self.indention = false;
     }
@@ -1477,7 +1503,6 @@ fn analyze(s: &str) -> Analysis {
             block: false,
         };
     }
-    let chars: Vec<char> = s.chars().collect();
     let mut block_ind = s.starts_with("---") || s.starts_with("...");
     let mut line_breaks = false;
     let mut special = false;
@@ -1491,10 +1516,12 @@ fn analyze(s: &str) -> Analysis {
     let mut prev_space = false;
     let mut prev_break = false;
     let mut preceded_ws = true;
-    let n = chars.len();
-    for i in 0..n {
-        let c = chars[i];
-        let followed_ws = is_blank_or_end(chars.get(i + 1).copied());
+    let mut chars = s.chars().peekable();
+    let mut i = 0usize;
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        let last = next.is_none();
+        let followed_ws = is_blank_or_end(next);
         if i == 0 {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
@@ -1521,7 +1548,7 @@ fn analyze(s: &str) -> Analysis {
             if i == 0 {
                 leading_space = true;
             }
-            if i == n - 1 {
+            if last {
                 trailing_space = true;
             }
             if prev_break {
@@ -1533,7 +1560,7 @@ fn analyze(s: &str) -> Analysis {
             if i == 0 {
                 leading_break = true;
             }
-            if i == n - 1 {
+            if last {
                 trailing_break = true;
             }
             if prev_space {
@@ -1546,6 +1573,7 @@ fn analyze(s: &str) -> Analysis {
             prev_break = false;
         }
         preceded_ws = is_blank_or_end(Some(c));
+        i += 1;
     }
     let mut a = Analysis {
         block_plain: true,
