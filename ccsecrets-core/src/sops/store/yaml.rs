@@ -12,7 +12,7 @@
 //!
 //! Error messages carry positions and reasons only, never document text.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use base64::Engine as _;
 use granit_parser::{Event, Options, Parser, Placement, ScalarStyle, Span, Tag};
@@ -91,6 +91,18 @@ struct RawComment {
     right: bool,
 }
 
+/// What comment placement needs to know about a collection.
+struct CollInfo {
+    /// The enclosing collection's id.
+    parent: Option<usize>,
+    /// Column (a mapping that is a sequence item counts as starting at the dash column).
+    col: usize,
+    /// Source column: a mapping's key column, a sequence's dash column.
+    src_col: usize,
+    is_map: bool,
+    flow: bool,
+}
+
 /// A collection being built.
 struct Frame {
     is_map: bool,
@@ -111,14 +123,8 @@ struct DocBuild {
     slots: Vec<Slot>,
     /// Entry indices from the document root to each collection, by collection id.
     paths: Vec<Vec<usize>>,
-    /// Column of each collection, by its path (a mapping that is a sequence item counts as
-    /// starting at the dash column).
-    cols: HashMap<Vec<usize>, usize>,
-    /// Source column and kind of each block collection, by its path: a mapping's key column,
-    /// a sequence's dash column; `true` for mappings.
-    blocks: HashMap<Vec<usize>, (usize, bool)>,
-    /// Paths of flow collections.
-    flows: HashSet<Vec<usize>>,
+    /// Facts about each collection, by collection id.
+    infos: Vec<CollInfo>,
     /// Alias uses of anchored collections: (path of the copy, path of the original), in
     /// document order; the copies are refreshed once comments are placed.
     alias_copies: Vec<(Vec<usize>, Vec<usize>)>,
@@ -351,9 +357,7 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                     root: None,
                     slots: Vec::new(),
                     paths: Vec::new(),
-                    cols: HashMap::new(),
-                    blocks: HashMap::new(),
-                    flows: HashSet::new(),
+                    infos: Vec::new(),
                     alias_copies: Vec::new(),
                     comments: Vec::new(),
                     start: pos_of(&span),
@@ -449,13 +453,14 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                     _ => pos.col,
                 };
                 let flow = style == granit_parser::StructureStyle::Flow;
-                d.cols.insert(path.clone(), col);
-                if flow {
-                    d.flows.insert(path.clone());
-                } else {
-                    d.blocks.insert(path.clone(), (pos.col, is_map));
-                }
                 let id = d.paths.len();
+                d.infos.push(CollInfo {
+                    parent: stack.last().map(|t| t.id),
+                    col,
+                    src_col: pos.col,
+                    is_map,
+                    flow,
+                });
                 d.paths.push(path.clone());
                 stack.push(Frame {
                     is_map,
@@ -685,7 +690,7 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
                 // which sops puts before its first element.
                 let mut flow_len = None;
                 for len in (1..=d.paths[p.coll].len()).rev() {
-                    if d.flows.contains(&d.paths[p.coll][..len]) {
+                    if d.infos[prefix_id(d, p.coll, len)].flow {
                         flow_len = Some(len);
                     } else {
                         break;
@@ -731,26 +736,26 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
             (None, Some(n)) => d.paths[n.coll].clone(),
             (None, None) => Vec::new(),
             _ if same_as_last.is_some() => same_as_last.unwrap_or_default(),
-            (Some(p), None) if i >= last_start => {
-                end_of_document_target(d, &d.paths[p.coll], c.pos.col)
-            }
-            (Some(p), None) if !column_mode => innermost_block(d, &d.paths[p.coll]).to_vec(),
+            (Some(p), None) if i >= last_start => end_of_document_target(d, p.coll, c.pos.col),
+            (Some(p), None) if !column_mode => innermost_block(d, p.coll).to_vec(),
             (Some(p), next) if column_mode => by_column(d, p, next, c.pos.col),
             (Some(p), Some(n)) => {
                 // At the column of the next key or dash: a head comment of what follows.
                 // Anywhere else: a foot comment of the innermost block collection that holds
                 // the previous entry (yaml.v3 + sops, whatever the indentation).
-                let next_col = match d.blocks.get(&d.paths[n.coll]) {
-                    Some(&(col, false)) => col,
-                    _ => n.pos.col,
+                let info = &d.infos[n.coll];
+                let next_col = if info.flow || info.is_map {
+                    n.pos.col
+                } else {
+                    info.src_col
                 };
-                if c.pos.col == next_col && !d.flows.contains(&d.paths[n.coll]) {
+                if c.pos.col == next_col && !info.flow {
                     d.paths[n.coll].clone()
                 } else {
-                    innermost_block(d, &d.paths[p.coll]).to_vec()
+                    innermost_block(d, p.coll).to_vec()
                 }
             }
-            (Some(p), None) => end_of_document_target(d, &d.paths[p.coll], c.pos.col),
+            (Some(p), None) => end_of_document_target(d, p.coll, c.pos.col),
         };
         last_own = Some((c.pos.line, c.pos.col, after, column_mode, target.clone()));
         let Some(coll) = coll_at(root, &target) else {
@@ -773,27 +778,38 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
 /// previous entry's) whose column is at most the comment's, unless the next entry's
 /// collection fits better.
 fn by_column(d: &DocBuild, p: &Slot, next: Option<&Slot>, col: usize) -> Vec<usize> {
-    let cols = &d.cols;
     let mut chosen: Vec<usize> = Vec::new();
     for len in (0..=d.paths[p.coll].len()).rev() {
         let path = &d.paths[p.coll][..len];
-        if cols.get(path).copied().unwrap_or(0) <= col || len == 0 {
+        if d.infos[prefix_id(d, p.coll, len)].col <= col || len == 0 {
             chosen = path.to_vec();
             break;
         }
     }
     match next {
         Some(n) if !d.paths[p.coll].starts_with(&d.paths[n.coll]) => d.paths[n.coll].clone(),
-        Some(n) if cols.get(&d.paths[n.coll]) == Some(&col) => d.paths[n.coll].clone(),
+        Some(n) if d.infos[n.coll].col == col => d.paths[n.coll].clone(),
         Some(n) if d.paths[n.coll].len() > chosen.len() => d.paths[n.coll].clone(),
         _ => chosen,
     }
 }
 
-/// The longest prefix of `path` made of block collections only.
-fn innermost_block<'p>(d: &DocBuild, path: &'p [usize]) -> &'p [usize] {
+/// The id of the ancestor of collection `id` (or itself) whose path has `len` steps.
+fn prefix_id(d: &DocBuild, mut id: usize, len: usize) -> usize {
+    while d.paths[id].len() > len {
+        match d.infos[id].parent {
+            Some(p) => id = p,
+            None => break,
+        }
+    }
+    id
+}
+
+/// The longest prefix of collection `id`'s path made of block collections only.
+fn innermost_block(d: &DocBuild, id: usize) -> &[usize] {
+    let path = &d.paths[id];
     let len = (1..=path.len())
-        .find(|&len| d.flows.contains(&path[..len]))
+        .find(|&len| d.infos[prefix_id(d, id, len)].flow)
         .map_or(path.len(), |flow| flow - 1);
     &path[..len]
 }
@@ -802,9 +818,12 @@ fn innermost_block<'p>(d: &DocBuild, path: &'p [usize]) -> &'p [usize] {
 /// (found by experiment): in the innermost open block collection when the comment is at or
 /// right of its column; else in the deepest open mapping at exactly the comment's column (a
 /// sequence at that column gives its nearest enclosing mapping); else in the root mapping.
-fn end_of_document_target(d: &DocBuild, prev: &[usize], col: usize) -> Vec<usize> {
+fn end_of_document_target(d: &DocBuild, prev: usize, col: usize) -> Vec<usize> {
     let inner = innermost_block(d, prev);
-    let info = |len: usize| d.blocks.get(&inner[..len]).copied();
+    let info = |len: usize| {
+        let i = &d.infos[prefix_id(d, prev, len)];
+        (!i.flow).then_some((i.src_col, i.is_map))
+    };
     if info(inner.len()).is_none_or(|(c, _)| col >= c) {
         return inner.to_vec();
     }
@@ -1007,6 +1026,8 @@ fn resolved_value(r: Resolved, text: String, pos: Pos) -> Result<Value, StoreErr
 /// Emits documents as sops does: one block mapping per document, `---` between documents.
 pub fn emit(branches: &[Map], opts: &StoreOptions) -> Result<Vec<u8>, StoreError> {
     let mut e = Emitter::new(opts)?;
+    e.out
+        .reserve(branches.iter().map(|b| map_size_hint(b, 0)).sum::<usize>());
     for (i, b) in branches.iter().enumerate() {
         if i > 0 {
             e.write_indent(0);
@@ -1034,6 +1055,29 @@ pub fn emit_value(value: &Value, opts: &StoreOptions) -> Result<Vec<u8>, StoreEr
         }
     }
     Ok(e.out.into_bytes())
+}
+
+/// About how many bytes the block layout of `m` at `depth` takes (to size the output once).
+fn map_size_hint(m: &Map, depth: usize) -> usize {
+    m.0.iter()
+        .map(|i| match i {
+            Item::Comment(c) => c.len() + 4 * depth + 2,
+            Item::Entry(k, v) => k.len() + 4 * depth + 3 + value_size_hint(v, depth + 1),
+        })
+        .sum()
+}
+
+fn value_size_hint(v: &Value, depth: usize) -> usize {
+    match v {
+        Value::Map(m) => map_size_hint(m, depth),
+        Value::Seq(s) => s
+            .iter()
+            .map(|e| 4 * depth + 3 + value_size_hint(e, depth + 1))
+            .sum(),
+        Value::Str(s) | Value::Comment(s) => s.len() + 2,
+        Value::Bytes(b) => b.len() / 3 * 4 + 12,
+        _ => 24,
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
