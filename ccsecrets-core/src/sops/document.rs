@@ -589,40 +589,18 @@ impl EncryptedFile {
         data_key: DataKey,
         opts: DecryptOptions,
     ) -> Result<PlainFile, DecryptError> {
-        let selector = self.metadata.effective_selector();
-        let mut stash = IvStash::default();
-        let mut branches = self.branches.clone();
-        let (mac, warnings) = {
-            let mut walk = Walk::new(
-                &selector,
-                self.metadata.mac_only_encrypted,
-                Mode::Decrypt {
-                    key: &data_key,
-                    stash: opts.keep_ivs.then_some(&mut stash),
-                },
-            );
-            if let Err(WalkError::Cipher(path, source)) =
-                branches.iter_mut().try_for_each(|b| walk.map(b))
-            {
-                for b in &mut branches {
-                    b.zeroize();
-                }
-                return Err(DecryptError::Value { path, source });
-            }
-            let warnings = std::mem::take(&mut walk.warnings);
-            (walk.digest_hex(), warnings)
-        };
-        let plain = PlainFile {
-            branches,
-            metadata: self.metadata.clone(),
-            warnings,
-            data_key,
-            stash,
-        };
-        if !opts.ignore_mac {
-            plain.verify_mac(&mac)?;
-        }
-        Ok(plain)
+        decrypt_parts(self.branches.clone(), self.metadata.clone(), data_key, opts)
+    }
+
+    /// Like [`EncryptedFile::decrypt`], consuming the file: its tree is decrypted where it
+    /// is, without a copy (for a one-shot `decrypt` of a large file).
+    pub fn into_decrypted(
+        self,
+        identities: &[Identity],
+        opts: DecryptOptions,
+    ) -> Result<PlainFile, DecryptError> {
+        let data_key = self.data_key(identities)?;
+        decrypt_parts(self.branches, self.metadata, data_key, opts)
     }
 
     /// True when the file counts as encrypted for `sops filestatus`: metadata with a
@@ -630,6 +608,48 @@ impl EncryptedFile {
     pub fn is_complete(&self) -> bool {
         !self.metadata.version.is_empty() && !self.metadata.mac.is_empty()
     }
+}
+
+/// Decrypts `branches` in place with `data_key` and checks the MAC (unless ignored).
+fn decrypt_parts(
+    mut branches: Vec<Map>,
+    metadata: Metadata,
+    data_key: DataKey,
+    opts: DecryptOptions,
+) -> Result<PlainFile, DecryptError> {
+    let selector = metadata.effective_selector();
+    let mut stash = IvStash::default();
+    let (mac, warnings) = {
+        let mut walk = Walk::new(
+            &selector,
+            metadata.mac_only_encrypted,
+            Mode::Decrypt {
+                key: &data_key,
+                stash: opts.keep_ivs.then_some(&mut stash),
+            },
+        );
+        if let Err(WalkError::Cipher(path, source)) =
+            branches.iter_mut().try_for_each(|b| walk.map(b))
+        {
+            for b in &mut branches {
+                b.zeroize();
+            }
+            return Err(DecryptError::Value { path, source });
+        }
+        let warnings = std::mem::take(&mut walk.warnings);
+        (walk.digest_hex(), warnings)
+    };
+    let plain = PlainFile {
+        branches,
+        metadata,
+        warnings,
+        data_key,
+        stash,
+    };
+    if !opts.ignore_mac {
+        plain.verify_mac(&mac)?;
+    }
+    Ok(plain)
 }
 
 impl PlainFile {

@@ -1547,6 +1547,19 @@ fn analyze(s: &str) -> Analysis {
             block: false,
         };
     }
+    // Fast path for the common word-like text: letters, digits, `_`, and `-` `.` `/` after
+    // the first byte, no `---`/`...` start. Nothing in it restricts any style.
+    let b = s.as_bytes();
+    if b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'/'))
+    {
+        return Analysis {
+            block_plain: true,
+            single: true,
+            block: true,
+        };
+    }
     let mut block_ind = s.starts_with("---") || s.starts_with("...");
     let mut line_breaks = false;
     let mut special = false;
