@@ -54,11 +54,12 @@ enum Node {
     Scalar {
         text: String,
         style: ScalarStyle,
-        tag: Option<Tag>,
+        /// Boxed: tags are rare, and the node stays small (one per scalar).
+        tag: Option<Box<Tag>>,
         pos: Pos,
     },
-    Seq(Coll),
-    Map(Coll),
+    Seq(Box<Coll>),
+    Map(Box<Coll>),
 }
 
 /// A collection: for mappings, entries are `(Some(key), value)`; for sequences `(None, item)`.
@@ -432,7 +433,7 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                 let node = Node::Scalar {
                     text,
                     style,
-                    tag: tag.map(std::borrow::Cow::into_owned),
+                    tag: tag.map(|t| Box::new(t.into_owned())),
                     pos,
                 };
                 add_node(d, &mut stack, &mut anchors, node, anchor, pos, true);
@@ -485,9 +486,9 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                     .pop()
                     .ok_or_else(|| perr("unbalanced collection end"))?;
                 let node = if frame.is_map {
-                    Node::Map(frame.coll)
+                    Node::Map(Box::new(frame.coll))
                 } else {
-                    Node::Seq(frame.coll)
+                    Node::Seq(Box::new(frame.coll))
                 };
                 if frame.anchor != 0 {
                     anchors.insert(frame.anchor, node.clone());
@@ -588,7 +589,7 @@ fn attach_node(d: &mut DocBuild, stack: &mut [Frame], node: Node) {
 /// Places the document's comments into its collections, then converts it to a [`Map`].
 fn finish_document(mut d: DocBuild, check_duplicates: bool) -> Result<Map, StoreError> {
     let root = match d.root.take() {
-        None => Node::Map(Coll::default()),
+        None => Node::Map(Box::default()),
         Some(Node::Scalar {
             text,
             style: ScalarStyle::Plain,
@@ -596,7 +597,7 @@ fn finish_document(mut d: DocBuild, check_duplicates: bool) -> Result<Map, Store
             pos,
         }) if matches!(scalar::resolve_plain(&text), Resolved::Null) => {
             let _ = pos;
-            Node::Map(Coll::default())
+            Node::Map(Box::default())
         }
         Some(n @ Node::Map(_)) => n,
         Some(Node::Seq(_)) => {
@@ -888,7 +889,7 @@ fn convert(node: Node) -> Result<Value, StoreError> {
             style,
             tag,
             pos,
-        } => scalar_value(text, style, tag.as_ref(), pos),
+        } => scalar_value(text, style, tag.as_deref(), pos),
         Node::Seq(c) => {
             let mut out = Vec::with_capacity(c.entries.len() + c.trailing.len());
             for e in c.entries {
@@ -921,7 +922,7 @@ fn key_string(k: Node) -> Result<String, StoreError> {
             style,
             tag,
             pos,
-        } => match scalar_value(text, style, tag.as_ref(), pos)? {
+        } => match scalar_value(text, style, tag.as_deref(), pos)? {
             Value::Str(s) => Ok(s),
             other => Err(StoreError::NonStringKey(format!(
                 "{} at line {}",
