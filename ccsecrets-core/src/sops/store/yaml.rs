@@ -1533,6 +1533,7 @@ fn is_printable(c: char) -> bool {
         || ((0xE000..=0xFFFD).contains(&u) && u != 0xFEFF)
 }
 
+#[derive(Debug, PartialEq, Eq)]
 struct Analysis {
     block_plain: bool,
     single: bool,
@@ -1548,12 +1549,14 @@ fn analyze(s: &str) -> Analysis {
             block: false,
         };
     }
-    // Fast path for the common word-like text: letters, digits, `_`, and `-` `.` `/` after
-    // the first byte, no `---`/`...` start. Nothing in it restricts any style.
+    // Fast path for the common text (words, `ENC[…]` values): printable ASCII without
+    // spaces, starting with a letter or digit, not ending in `:`. Nothing in it restricts any
+    // style: indicators only count first, `:` only before a blank or the end, `#` only after
+    // a blank, and flow indicators not at all in block context.
     let b = s.as_bytes();
     if b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'/'))
+        && b[b.len() - 1] != b':'
+        && b.iter().all(|&c| c.is_ascii_graphic())
     {
         return Analysis {
             block_plain: true,
@@ -1561,6 +1564,11 @@ fn analyze(s: &str) -> Analysis {
             block: true,
         };
     }
+    analyze_all(s)
+}
+
+/// [`analyze`] without its fast path.
+fn analyze_all(s: &str) -> Analysis {
     let mut block_ind = s.starts_with("---") || s.starts_with("...");
     let mut line_breaks = false;
     let mut special = false;
@@ -2883,6 +2891,27 @@ lastmodified: '2019-08-29T22:42:03Z'\n    version: 3.7.1\n";
                 prop_assert!(back.is_ok(), "{:?}\n{}", back, String::from_utf8_lossy(&out));
                                 prop_assert_eq!(back.unwrap(), vec![as_sops_reads(&doc)], "{}", String::from_utf8_lossy(&out));
             }
+        }
+    }
+
+    #[test]
+    fn analysis_fast_path_agrees_with_the_full_analysis() {
+        // Every printable ASCII string of up to 3 characters, and ENC-like texts.
+        let alphabet: Vec<char> = (0x20u8..0x7f).map(char::from).collect();
+        let mut texts: Vec<String> = Vec::new();
+        for a in &alphabet {
+            texts.push(a.to_string());
+            for b in &alphabet {
+                texts.push(format!("{a}{b}"));
+                for c in ['a', ':', '#', ' ', '-', '[', ',', '.', '\'', '"', '!', '&'] {
+                    texts.push(format!("{a}{b}{c}"));
+                }
+            }
+        }
+        texts.push("ENC[AES256_GCM,data:q+/=,iv:Zm9v,tag:YmFy,type:str]".into());
+        texts.push("a:b#c[d]{e},f".into());
+        for t in &texts {
+            assert_eq!(analyze(t), analyze_all(t), "{t:?}");
         }
     }
 }
