@@ -531,8 +531,7 @@ impl EncryptedFile {
     pub fn emit(&self, format: Format, opts: &StoreOptions) -> Result<Vec<u8>, StoreError> {
         let container = store::container_format(format);
         let meta = self.metadata.to_tree(container != Format::Yaml);
-        let branches = store::attach_metadata(&self.branches, &meta);
-        store::emit_encrypted(container, &branches, opts)
+        store::emit_encrypted_with_metadata(container, &self.branches, &meta, opts)
     }
 
     /// Recovers the data key with `identities` (any key of a group opens it; with Shamir,

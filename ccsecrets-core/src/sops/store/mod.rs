@@ -153,6 +153,23 @@ pub fn emit_encrypted(
     }
 }
 
+/// Emits an encrypted file's documents with `metadata` appended as the last top-level `sops`
+/// key of each (YAML without copying the documents; see [`attach_metadata`]).
+pub fn emit_encrypted_with_metadata(
+    format: Format,
+    branches: &[Map],
+    metadata: &Map,
+    opts: &StoreOptions,
+) -> Result<Vec<u8>, StoreError> {
+    match format {
+        Format::Yaml => {
+            let trailer = Item::Entry("sops".into(), Value::Map(metadata.clone()));
+            yaml::emit_with_trailer(branches, Some(&trailer), opts)
+        }
+        _ => emit_encrypted(format, &attach_metadata(branches, metadata), opts),
+    }
+}
+
 /// Emits documents in a format.
 pub fn emit(format: Format, branches: &[Map], opts: &StoreOptions) -> Result<Vec<u8>, StoreError> {
     match format {

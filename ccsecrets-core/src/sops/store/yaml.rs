@@ -1026,15 +1026,33 @@ fn resolved_value(r: Resolved, text: String, pos: Pos) -> Result<Value, StoreErr
 
 /// Emits documents as sops does: one block mapping per document, `---` between documents.
 pub fn emit(branches: &[Map], opts: &StoreOptions) -> Result<Vec<u8>, StoreError> {
+    emit_with_trailer(branches, None, opts)
+}
+
+/// Like [`emit`], with `trailer` written as the last item of every document (the `sops`
+/// metadata entry, without copying the documents to append it).
+pub fn emit_with_trailer(
+    branches: &[Map],
+    trailer: Option<&Item>,
+    opts: &StoreOptions,
+) -> Result<Vec<u8>, StoreError> {
     let mut e = Emitter::new(opts)?;
-    e.out
-        .reserve(branches.iter().map(|b| map_size_hint(b, 0)).sum::<usize>());
+    let trailer_size = match trailer {
+        Some(Item::Entry(k, v)) => k.len() + value_size_hint(v, 1),
+        _ => 0,
+    };
+    e.out.reserve(
+        branches
+            .iter()
+            .map(|b| map_size_hint(b, 0) + trailer_size)
+            .sum::<usize>(),
+    );
     for (i, b) in branches.iter().enumerate() {
         if i > 0 {
             e.write_indent(0);
             e.write_indicator("---", true, false, false);
         }
-        e.document(b);
+        e.document(b, trailer);
     }
     Ok(e.out.into_bytes())
 }
@@ -1043,7 +1061,7 @@ pub fn emit(branches: &[Map], opts: &StoreOptions) -> Result<Vec<u8>, StoreError
 pub fn emit_value(value: &Value, opts: &StoreOptions) -> Result<Vec<u8>, StoreError> {
     let mut e = Emitter::new(opts)?;
     match value {
-        Value::Map(m) => e.document(m),
+        Value::Map(m) => e.document(m, None),
         Value::Comment(_) => {
             return Err(StoreError::Unrepresentable {
                 format: "yaml",
@@ -1195,8 +1213,8 @@ impl Emitter {
         }
     }
 
-    fn document(&mut self, m: &Map) {
-        let has_entries = m.0.iter().any(|i| matches!(i, Item::Entry(..)));
+    fn document(&mut self, m: &Map, trailer: Option<&Item>) {
+        let has_entries = trailer.is_some() || m.0.iter().any(|i| matches!(i, Item::Entry(..)));
         if !has_entries {
             let c: Vec<&str> =
                 m.0.iter()
@@ -1210,7 +1228,7 @@ impl Emitter {
             self.write_indicator("{", true, true, false);
             self.write_indicator("}", false, false, false);
         } else {
-            self.block_map(m, -1, Ctx::Root);
+            self.block_map(m, -1, Ctx::Root, trailer);
         }
         self.write_indent(0);
     }
@@ -1218,7 +1236,7 @@ impl Emitter {
     fn node(&mut self, v: &Value, parent: isize, ctx: Ctx) {
         match v {
             Value::Map(m) if m.0.iter().any(|i| matches!(i, Item::Entry(..))) => {
-                self.block_map(m, parent, ctx);
+                self.block_map(m, parent, ctx, None);
             }
             Value::Seq(s) if s.iter().any(|i| !matches!(i, Value::Comment(_))) => {
                 self.block_seq(s, parent, ctx);
@@ -1247,11 +1265,11 @@ impl Emitter {
         }
     }
 
-    fn block_map(&mut self, m: &Map, parent: isize, ctx: Ctx) {
+    fn block_map(&mut self, m: &Map, parent: isize, ctx: Ctx, trailer: Option<&Item>) {
         let indent = self.increase(parent, ctx, false);
         let mut pending: Vec<&str> = Vec::new();
         let mut first = true;
-        for item in &m.0 {
+        for item in m.0.iter().chain(trailer) {
             match item {
                 Item::Comment(c) => pending.push(c),
                 Item::Entry(k, v) => {
