@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 fx=../fixtures
-mkdir -p corpus/yaml_store corpus/json_store corpus/enc_value corpus/encrypted_file
+mkdir -p corpus/yaml_store corpus/json_store corpus/enc_value corpus/encrypted_file \
+  corpus/dotenv_store corpus/ini_store corpus/binary_store
 
 for f in "$fx"/sops/*.yaml "$fx"/sops/rules/*.yaml "$fx"/vectors/*.yaml; do
   [ -f "$f" ] && cp "$f" "corpus/yaml_store/$(basename "$f")"
@@ -15,6 +16,16 @@ for f in "$fx"/sops/*.json; do
 done
 for f in "$fx"/sops/*.enc.yaml "$fx"/sops/*.enc.json "$fx"/vectors/deterministic.enc.yaml; do
   [ -f "$f" ] && cp "$f" "corpus/encrypted_file/$(basename "$f")"
+done
+for f in "$fx"/sops/*.env; do
+  cp "$f" "corpus/dotenv_store/$(basename "$f")"
+done
+for f in "$fx"/sops/*.ini; do
+  cp "$f" "corpus/ini_store/$(basename "$f")"
+done
+printf '[a]\nb = c\nd = e.f\n\n[g]\nh = i\n' >corpus/ini_store/plain-seed.ini
+for f in "$fx"/sops/app.yaml "$fx"/sops/app.env "$fx"/sops/app.json "$fx"/keys/ssh_ed25519.pub; do
+  cp "$f" "corpus/binary_store/$(basename "$f")"
 done
 python3 - "$fx/vectors/vectors.json" corpus/enc_value <<'PY'
 import json, sys
@@ -28,6 +39,6 @@ for i, v in enumerate(values):
 for i, s in enumerate(["2001-12-14T21:59:43.1-05:00", "-9223372036854775808", "1e308", "NaN", "True", ""]):
     open(f"{out}/extra{i}", "w").write("a:b:\n" + s)
 PY
-for t in yaml_store json_store enc_value encrypted_file; do
+for t in yaml_store json_store enc_value encrypted_file dotenv_store ini_store binary_store; do
   printf '%-15s %s seeds\n' "$t" "$(ls corpus/$t | wc -l)"
 done

@@ -63,7 +63,22 @@ pub fn ccsecrets_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
+        let mut build = Command::new(cargo);
+        // The test harness's own per-package variables (CARGO_MANIFEST_DIR, CARGO_PKG_*,
+        // OUT_DIR, ...) would look like changed build-script inputs to the nested cargo and
+        // make it rebuild dependencies such as ring.
+        for (key, _) in std::env::vars_os() {
+            let k = key.to_string_lossy();
+            let keep = matches!(k.as_ref(), "CARGO" | "CARGO_HOME" | "CARGO_TARGET_DIR")
+                || k.starts_with("CARGO_BUILD_")
+                || k.starts_with("CARGO_PROFILE_")
+                || k.starts_with("CARGO_REGISTRIES_")
+                || k.starts_with("CARGO_NET_");
+            if (k.starts_with("CARGO_") && !keep) || k == "OUT_DIR" {
+                build.env_remove(&key);
+            }
+        }
+        let status = build
             .args([
                 "build",
                 "--quiet",

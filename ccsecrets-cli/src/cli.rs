@@ -71,4 +71,16 @@ pub enum Command {
     Keygen(crate::commands::keygen::Args),
     /// Check an instance's secrets against the instance model (exit 1 on any error).
     Validate(crate::commands::validate::Args),
+    /// Print an instance's sops-nix declarations as Nix, or write the committed glue (--write).
+    Nix(crate::commands::nix::Args),
+    /// Decrypt an instance's secrets and install them under ROOT as sops-nix would.
+    Install(crate::commands::install::Args),
+    /// Create an instance repository and its bootstrap key, and commit it.
+    Init(crate::commands::init::Args),
+    /// Certificate operations: `cert renew` installs a new certificate and commits it.
+    Cert(crate::commands::cert::Args),
+    /// List, add or remove the instance's recipients (.sops.yaml).
+    Recipients(crate::commands::recipients::Args),
+    /// Bring every file of the instance to the recipient policy, all or nothing.
+    Rekey(crate::commands::rekey::Args),
 }

@@ -92,13 +92,13 @@ impl CliError {
     pub fn decrypt(file: &Path, e: &DecryptError) -> Self {
         let name = file.display();
         match e {
-            // sops returns the encrypted-file loader's errors unwrapped, so a file that does
-            // not parse (or is empty) exits 1 on every command that reads an encrypted file.
+            // sops loads an encrypted file through one path that reports every failure,
+            // parse errors and empty input included, with exit 1 (only `encrypt` uses 2/92).
             DecryptError::Store(s) => {
                 let mut err = CliError::store(file, s);
                 if matches!(
-                    s,
-                    StoreError::Parse { .. } | StoreError::Empty | StoreError::NonStringKey(_)
+                    err.code,
+                    code::COULD_NOT_READ_INPUT | code::NEED_AT_LEAST_ONE_DOCUMENT
                 ) {
                     err.code = code::GENERIC;
                 }
@@ -106,9 +106,16 @@ impl CliError {
             }
             DecryptError::Metadata(m) => CliError::new(code::GENERIC, format!("{name}: {m}")),
             DecryptError::NoIdentity { recipients, tried, groups } => {
+                // With key groups, some identities may have matched: say how far it got.
+                let why = match groups {
+                    Some((opened, needed)) if *opened > 0 => format!(
+                        "only {opened} of the {needed} key groups needed could be opened"
+                    ),
+                    _ => e.to_string(),
+                };
                 let mut err = CliError::new(
                     code::COULD_NOT_RETRIEVE_KEY,
-                    format!("{name}: could not decrypt the data key: {e}"),
+                    format!("{name}: could not decrypt the data key: {why}"),
                 );
                 if let Some((opened, needed)) = groups {
                     err = err.detail(format!("key groups opened: {opened}, needed: {needed}"));

@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 
-const SUBCOMMANDS: [&str; 17] = [
+const SUBCOMMANDS: &[&str] = &[
     "encrypt",
     "decrypt",
     "filestatus",
@@ -19,13 +19,27 @@ const SUBCOMMANDS: [&str; 17] = [
     "ssh-to-age",
     "keygen",
     "validate",
+    "nix",
+    "install",
+    "init",
+    "cert",
+    "recipients",
+    "rekey",
     "help",
     "completion",
     "version",
 ];
 
 /// Global flags that take a value (skipped when looking for the first word).
-const GLOBAL_WITH_VALUE: [&str; 2] = ["--config", "--indent"];
+const GLOBAL_WITH_VALUE: [&str; 4] = [
+    "--config",
+    "--indent",
+    "--encrypted-comment-regex",
+    "--unencrypted-comment-regex",
+];
+
+/// Global switches (skipped when looking for the first word).
+const GLOBAL_SWITCHES: [&str; 1] = ["--mac-only-encrypted"];
 
 /// Rewrites a legacy invocation; anything else is returned unchanged.
 pub fn translate(args: Vec<OsString>) -> Vec<OsString> {
@@ -39,9 +53,10 @@ pub fn translate(args: Vec<OsString>) -> Vec<OsString> {
         let a = strs[i].as_str();
         if GLOBAL_WITH_VALUE.contains(&a) {
             i += 2;
-        } else if GLOBAL_WITH_VALUE
-            .iter()
-            .any(|g| a.starts_with(&format!("{g}=")))
+        } else if GLOBAL_SWITCHES.contains(&a)
+            || GLOBAL_WITH_VALUE
+                .iter()
+                .any(|g| a.starts_with(&format!("{g}=")))
         {
             i += 1;
         } else {
@@ -144,6 +159,19 @@ mod tests {
             ["c", "set", "--", "f.json", "[\"a\"][0]", "\"v w\""]
         );
         assert_eq!(t(&["c", "decrypt", "-d"]), ["c", "decrypt", "-d"]);
+        // Global flags before a subcommand keep it a subcommand.
+        assert_eq!(
+            t(&["c", "--mac-only-encrypted", "encrypt", "f"]),
+            ["c", "--mac-only-encrypted", "encrypt", "f"]
+        );
+        assert_eq!(
+            t(&["c", "--encrypted-comment-regex", "x", "encrypt", "f"]),
+            ["c", "--encrypted-comment-regex", "x", "encrypt", "f"]
+        );
+        assert_eq!(
+            t(&["c", "--mac-only-encrypted", "-e", "f"]),
+            ["c", "encrypt", "--mac-only-encrypted", "f"]
+        );
         assert_eq!(t(&["c", "--help"]), ["c", "--help"]);
     }
 }

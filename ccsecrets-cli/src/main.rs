@@ -38,6 +38,12 @@ fn run(cli: Cli, env: &env::Env) -> Result<(), CliError> {
         Command::SshToAge(args) => commands::ssh_to_age::run(args),
         Command::Keygen(args) => commands::keygen::run(args),
         Command::Validate(args) => commands::validate::run(args, env),
+        Command::Nix(args) => commands::nix::run(args),
+        Command::Install(args) => commands::install::run(args, env),
+        Command::Init(args) => commands::init::run(args, env),
+        Command::Cert(args) => commands::cert::run(args, env),
+        Command::Recipients(args) => commands::recipients::run(args),
+        Command::Rekey(args) => commands::rekey::run(args, env),
     }
 }
 

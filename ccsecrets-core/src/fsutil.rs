@@ -250,15 +250,32 @@ impl PrivateDir {
 }
 
 /// Overwrites every regular file under `dir` with zeros, then removes the tree.
+///
+/// Symlinks are never followed: a symlink at `dir` itself, or anywhere below it, is removed
+/// as a link and what it points to is left alone (a planted `dir -> /etc` must not zero
+/// `/etc`). Files are opened with `O_NOFOLLOW`, so one swapped for a link meanwhile is
+/// skipped too.
 pub fn wipe_dir(dir: &Path) {
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            let _ = fs::remove_file(dir);
+            return;
+        }
+        Err(_) => return,
+    }
     if let Ok(entries) = fs::read_dir(dir) {
         for e in entries.flatten() {
             let p = e.path();
             match e.file_type() {
                 Ok(t) if t.is_dir() => wipe_dir(&p),
                 Ok(t) if t.is_file() => {
-                    if let Ok(meta) = e.metadata() {
-                        if let Ok(mut f) = OpenOptions::new().write(true).open(&p) {
+                    let opened = OpenOptions::new()
+                        .write(true)
+                        .custom_flags(libc::O_NOFOLLOW)
+                        .open(&p);
+                    if let Ok(mut f) = opened {
+                        if let Ok(meta) = f.metadata() {
                             let zeros = vec![0u8; meta.len().min(1 << 26) as usize];
                             let _ = f.write_all(&zeros).and_then(|_| f.sync_all());
                         }
@@ -360,6 +377,28 @@ mod tests {
         let sb = FileStamp::of_bytes(b"b0");
         write_all_or_nothing(&[(&a, b"a1", &sa), (&b, b"b1", &sb)]).unwrap();
         assert_eq!(fs::read(&b).unwrap(), b"b1");
+    }
+
+    #[test]
+    fn wipe_dir_never_follows_a_symlink() {
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        fs::create_dir(&victim).unwrap();
+        fs::write(victim.join("precious"), b"keep me").unwrap();
+        // A link where a directory to wipe is expected, and one inside a real directory.
+        let link = d.path().join("planted");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let real = d.path().join("real");
+        fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(victim.join("precious"), real.join("file-link")).unwrap();
+        wipe_dir(&link);
+        wipe_dir(&real);
+        assert_eq!(fs::read(victim.join("precious")).unwrap(), b"keep me");
+        assert!(
+            fs::symlink_metadata(&link).is_err(),
+            "the link itself is removed"
+        );
+        assert!(!real.exists());
     }
 
     #[test]

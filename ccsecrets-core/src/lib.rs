@@ -10,9 +10,15 @@
 //! - find the creation rule for a file: [`sops::rules::find_config`], [`sops::rules::Config`];
 //! - write any file safely: [`fsutil::write_atomic`];
 //! - read an instance repo and check its secrets: [`instance::Instance::open`],
-//!   [`instance::SecretSet::from_map`], [`instance::validate`];
+//!   [`instance::SecretSet::from_map`], [`instance::validate()`];
+//! - change an instance: [`instance::init()`], [`instance::renew()`] (certificate),
+//!   [`instance::Policy`] (recipients) and [`instance::rekey::plan`]/[`instance::rekey::apply`];
 //! - check, commit and scan the git repo: [`git::Repo`] (clean check, compare-and-swap commit,
 //!   history/index/work-tree walks for the leak check).
+//! - render the sops-nix declarations of an instance, or compare committed glue with its
+//!   secrets file: [`nix::Declarations`], [`nix::glue_findings`];
+//! - install an instance's secrets on a host (generations, modes, atomic switch):
+//!   [`install::install`].
 //!
 //! The core never reads the environment, `$HOME` or the terminal: callers pass identities,
 //! recipients and paths in.
@@ -35,6 +41,8 @@
 
 pub mod fsutil;
 pub mod git;
+pub mod install;
 pub mod instance;
 pub mod keys;
+pub mod nix;
 pub mod sops;

@@ -86,3 +86,37 @@ pub fn same_value(a: &Value, b: &Value) -> bool {
         _ => a == b,
     }
 }
+
+/// A copy of `m` with the mappings under its top-level `sops` key sorted by key, recursively:
+/// the flat `sops_…` lines of dotenv and INI carry no order of their own (sops writes them
+/// sorted, or in Go map order), so only their content must survive a round trip.
+pub fn sorted_meta(m: &Map) -> Map {
+    fn sort(v: &Value) -> Value {
+        match v {
+            Value::Map(m) => {
+                let mut items: Vec<Item> =
+                    m.0.iter()
+                        .map(|i| match i {
+                            Item::Entry(k, v) => Item::Entry(k.clone(), sort(v)),
+                            other => other.clone(),
+                        })
+                        .collect();
+                items.sort_by(|a, b| match (a, b) {
+                    (Item::Entry(x, _), Item::Entry(y, _)) => x.cmp(y),
+                    _ => std::cmp::Ordering::Equal,
+                });
+                Value::Map(Map(items))
+            }
+            Value::Seq(s) => Value::Seq(s.iter().map(sort).collect()),
+            other => other.clone(),
+        }
+    }
+    Map(m
+        .0
+        .iter()
+        .map(|i| match i {
+            Item::Entry(k, v) if k == "sops" => Item::Entry(k.clone(), sort(v)),
+            other => other.clone(),
+        })
+        .collect())
+}

@@ -208,6 +208,7 @@ fn edit_with_a_scripted_editor() {
         ),
     );
     let before = std::fs::read_to_string(&f).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // lastmodified has seconds
     let mut cmd = ccs(&sb, &["edit", p]);
     cmd.env("EDITOR", &ed);
     ok(run(cmd, None), "edit");

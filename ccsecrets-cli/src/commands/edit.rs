@@ -8,9 +8,9 @@ use std::process::Command;
 use ccsecrets_core::fsutil::{self, FileStamp, PrivateDir};
 use ccsecrets_core::sops::document::{encrypt, EncryptOptions};
 use ccsecrets_core::sops::store::{self, Format};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
-use super::{apply_indent, emit_encrypted, format_for, load_config, open_encrypted, Global};
+use super::{apply_indent, emit_encrypted, format_for, load_config, open_encrypted_with, Global};
 use crate::env::Env;
 use crate::error::{code, CliError};
 use crate::{cleanup, output};
@@ -27,6 +27,10 @@ pub struct Args {
     /// Format of the file (default: from the extension).
     #[arg(long, value_name = "TYPE")]
     pub input_type: Option<String>,
+    /// Do not verify the MAC when opening the file (to repair a damaged file; the saved file
+    /// gets a new, valid MAC).
+    #[arg(long)]
+    pub ignore_mac: bool,
 }
 
 const TEMPLATE_YAML: &str =
@@ -44,7 +48,8 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
 
     // What the editor starts from, and how to encrypt the result.
     let (start, mut opened, stamp) = if exists {
-        let opened = open_encrypted(&args.file, args.input_type.as_deref(), env)?;
+        let opened =
+            open_encrypted_with(&args.file, args.input_type.as_deref(), env, args.ignore_mac)?;
         let text = store::emit(format, &opened.plain.branches, &opts)
             .map_err(|e| CliError::store(&args.file, &e))?;
         let stamp = opened.input.stamp.clone();
@@ -59,6 +64,47 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
             None,
             FileStamp::absent(),
         )
+    };
+
+    // A new file needs its creation rule: find it before anyone types secrets into the
+    // editor (as sops, which refuses before starting the editor).
+    let new_file_options = if exists {
+        None
+    } else {
+        let config = load_config(global)?
+            .filter(|c| c.has_rules())
+            .ok_or_else(|| {
+                CliError::new(
+                    code::GENERIC,
+                    format!(
+                        "{}: no .sops.yaml creation rule to create it with",
+                        args.file.display()
+                    ),
+                )
+                .hint("add a creation rule for this path to .sops.yaml, or run ccsecrets inside the repository")
+            })?;
+        let rule = config
+            .rule_for(&args.file)
+            .map_err(|e| CliError::rules(&e))?;
+        if rule.key_groups.iter().all(|g| g.is_empty()) {
+            return Err(CliError::new(
+                code::GENERIC,
+                format!(
+                    "{}: the matching .sops.yaml creation rule names no age recipients",
+                    args.file.display()
+                ),
+            ));
+        }
+        if rule.key_groups.iter().flatten().any(|r| r.is_ssh()) {
+            output::warn(super::SSH_STANZA_WARNING);
+        }
+        Some(EncryptOptions {
+            key_groups: rule.key_groups.clone(),
+            shamir_threshold: rule.shamir_threshold,
+            selector: rule.selector.clone(),
+            mac_only_encrypted: rule.mac_only_encrypted,
+            binary: format == Format::Binary,
+        })
     };
 
     let dir = PrivateDir::create_in(&env.private_dir_bases()).map_err(|e| {
@@ -76,34 +122,19 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
     let name = args.file.clone();
     let encrypted = match &mut opened {
         Some(o) => {
-            o.plain.branches = branches;
+            // The documents as they were before the edit are plaintext too: wipe them.
+            for mut old in std::mem::replace(&mut o.plain.branches, branches) {
+                old.zeroize();
+            }
             o.plain
                 .reencrypt()
                 .map_err(|e| CliError::encrypt(&name, &e))?
         }
         None => {
-            let config = load_config(global)?
-                .filter(|c| c.has_rules())
-                .ok_or_else(|| {
-                    CliError::new(
-                        code::GENERIC,
-                        format!(
-                            "{}: no .sops.yaml creation rule to create it with",
-                            name.display()
-                        ),
-                    )
-                })?;
-            let rule = config
-                .rule_for(&args.file)
-                .map_err(|e| CliError::rules(&e))?;
-            let options = EncryptOptions {
-                key_groups: rule.key_groups.clone(),
-                shamir_threshold: rule.shamir_threshold,
-                selector: rule.selector.clone(),
-                mac_only_encrypted: rule.mac_only_encrypted,
-                binary: format == Format::Binary,
-            };
-            encrypt(branches, &options).map_err(|e| CliError::encrypt(&name, &e))?
+            let options = new_file_options
+                .as_ref()
+                .expect("a new file has its creation rule");
+            encrypt(branches, options).map_err(|e| CliError::encrypt(&name, &e))?
         }
     };
     let bytes = emit_encrypted(&encrypted, format, &name, global)?;
@@ -166,7 +197,8 @@ fn edit_loop(
             ));
         }
         match store::parse(format, &edited) {
-            Ok(branches) if branches.iter().any(|b| b.get("sops").is_some()) => {
+            Ok(mut branches) if branches.iter().any(|b| b.get("sops").is_some()) => {
+                branches.iter_mut().for_each(Zeroize::zeroize);
                 output::error("the edited document must not contain a top-level `sops` key");
             }
             Ok(branches) => return Ok(branches),

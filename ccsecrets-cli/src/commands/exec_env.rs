@@ -32,7 +32,12 @@ pub fn run(args: Args, env: &Env) -> Result<(), CliError> {
     let mut vars: Vec<(String, Zeroizing<String>)> = Vec::new();
     for branch in &opened.plain.branches {
         for (k, v) in branch.entries() {
-            let value = v.to_flat_string().ok_or_else(|| {
+            // A null is Go's `%v` of nil, `<nil>`, exactly as sops passes it.
+            let flat = match v {
+                ccsecrets_core::sops::tree::Value::Null => Some("<nil>".to_owned()),
+                other => other.to_flat_string(),
+            };
+            let value = flat.ok_or_else(|| {
                 CliError::new(
                     code::GENERIC,
                     format!(

@@ -32,6 +32,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let encrypted = match EncryptedFile::parse(&input.bytes, format) {
         Ok(f) => f.is_complete(),
         Err(DecryptError::Store(StoreError::NoMetadata)) | Err(DecryptError::Metadata(_)) => false,
+        // An empty YAML file is a tree without metadata to sops (empty JSON does not parse).
+        Err(DecryptError::Store(StoreError::Empty)) if format == Format::Yaml => false,
         Err(e) => {
             let mut err = CliError::decrypt(&args.file, &e);
             err.code = code::GENERIC;

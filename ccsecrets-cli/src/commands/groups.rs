@@ -102,6 +102,9 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
             for list in age {
                 g.extend(parse_recipients(list)?);
             }
+            if g.iter().any(|r| r.is_ssh()) {
+                crate::output::warn(super::SSH_STANZA_WARNING);
+            }
             groups.push(g);
             if let Some(t) = shamir_secret_sharing_threshold {
                 opened.file.metadata.shamir_threshold = *t;

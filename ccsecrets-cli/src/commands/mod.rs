@@ -1,5 +1,7 @@
 //! One file per subcommand, plus the input/output plumbing they share.
 
+pub mod cert;
+pub mod commit_flags;
 pub mod decrypt;
 pub mod edit;
 pub mod encrypt;
@@ -7,7 +9,12 @@ pub mod exec_env;
 pub mod exec_file;
 pub mod filestatus;
 pub mod groups;
+pub mod init;
+pub mod install;
 pub mod keygen;
+pub mod nix;
+pub mod recipients;
+pub mod rekey;
 pub mod rotate;
 pub mod set;
 pub mod ssh_to_age;
@@ -108,7 +115,8 @@ pub fn apply_indent(mut opts: StoreOptions, indent: Option<i64>) -> Result<Store
                 format!("invalid --indent {i}: use 0 to 9"),
             ));
         }
-        opts.yaml_indent = if i < 2 { 4 } else { i as usize };
+        // 0 means sops's default 4; 1 is passed on and yaml.v3 (and our emitter) make it 2.
+        opts.yaml_indent = if i == 0 { 4 } else { i as usize };
         opts.json_indent = Some(i as usize);
     }
     Ok(opts)

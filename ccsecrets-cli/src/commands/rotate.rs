@@ -6,7 +6,7 @@ use ccsecrets_core::keys::Recipient;
 
 use super::{destination, emit_encrypted, open_encrypted, parse_recipients, write_output, Global};
 use crate::env::Env;
-use crate::error::CliError;
+use crate::error::{code, CliError};
 
 /// Generate a new data key and re-encrypt every value with it, optionally adding or removing
 /// age recipients (added ones go to the first key group). Prints the result unless -i/--output.
@@ -50,13 +50,30 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
     if groups.is_empty() {
         groups.push(Vec::new());
     }
+    if add.iter().any(|r| r.is_ssh()) {
+        crate::output::warn(super::SSH_STANZA_WARNING);
+    }
     for r in add {
         if !groups[0].contains(&r) {
             groups[0].push(r);
         }
     }
-    for g in &mut groups {
+    for (i, g) in groups.iter_mut().enumerate() {
+        let had_keys = !g.is_empty();
         g.retain(|r| !rm.contains(r));
+        // As sops ("empty key group provided"): removing a group's last key is refused rather
+        // than silently dropping the group, which would change how many keys open the file.
+        if had_keys && g.is_empty() {
+            return Err(CliError::new(
+                code::GENERIC,
+                format!(
+                    "{}: --rm-age would leave key group {} without a key",
+                    name.display(),
+                    i + 1
+                ),
+            )
+            .hint("remove the whole group with `ccsecrets groups delete`, or add its replacement with --add-age"));
+        }
     }
     let file = opened
         .plain

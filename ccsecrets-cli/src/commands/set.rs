@@ -21,6 +21,8 @@ pub struct Args {
     /// Where to set, in sops's path form: '["key"]["sub"][0]'.
     pub index: String,
     /// The value as JSON; with --value-file, the file holding it (omit with --value-stdin).
+    /// A negative number (-5) is a value, not a flag, as in sops.
+    #[arg(allow_negative_numbers = true)]
     pub value: Option<String>,
     /// VALUE is a path: read the JSON value from that file (as sops).
     #[arg(long, conflicts_with = "value_stdin")]
@@ -43,23 +45,20 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
     let steps = path::parse(&args.index)
         .map_err(|e| CliError::new(code::INVALID_TREE_PATH, e.to_string()))?;
     let raw: Zeroizing<Vec<u8>> =
-        Zeroizing::new(match (&args.value, args.value_file, args.value_stdin) {
-            (Some(f), true, _) => std::fs::read(f)
-                .map_err(|e| CliError::new(code::COULD_NOT_READ_INPUT, format!("{f}: {e}")))?,
-            (Some(v), false, _) => v.as_bytes().to_vec(),
-            (None, _, true) => {
-                let mut b = Vec::new();
-                std::io::stdin().read_to_end(&mut b).map_err(|e| {
-                    CliError::new(code::COULD_NOT_READ_INPUT, format!("<stdin>: {e}"))
-                })?;
-                b
-            }
+        match (&args.value, args.value_file, args.value_stdin) {
+            (Some(f), true, _) => Zeroizing::new(
+                std::fs::read(f)
+                    .map_err(|e| CliError::new(code::COULD_NOT_READ_INPUT, format!("{f}: {e}")))?,
+            ),
+            (Some(v), false, _) => Zeroizing::new(v.as_bytes().to_vec()),
+            (None, _, true) => read_all_wiped(std::io::stdin().lock())
+                .map_err(|e| CliError::new(code::COULD_NOT_READ_INPUT, format!("<stdin>: {e}")))?,
             (None, _, false) => return Err(CliError::new(
                 code::ERROR_INVALID_SET_FORMAT,
                 "no value given",
             )
             .hint("give VALUE (JSON), --value-file with VALUE naming a file, or --value-stdin")),
-        });
+        };
     let value = json::parse_value(&raw).map_err(|e| {
         CliError::new(
             code::ERROR_INVALID_SET_FORMAT,
@@ -91,4 +90,25 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
         .map_err(|e| CliError::encrypt(&name, &e))?;
     let bytes = emit_encrypted(&file, opened.format, &name, global)?;
     write_output(Destination::InPlace(&opened.input), &bytes, false)
+}
+
+/// Reads `r` to the end into a buffer that never leaves a copy behind: when it must grow,
+/// the old buffer is wiped (a `Vec` growing by itself would free it as it is).
+fn read_all_wiped(mut r: impl Read) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(8192));
+    let mut chunk = Zeroizing::new([0u8; 8192]);
+    loop {
+        let n = match r.read(&mut chunk[..]) {
+            Ok(0) => return Ok(buf),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.len() + n > buf.capacity() {
+            let mut bigger = Zeroizing::new(Vec::with_capacity((buf.len() + n) * 2));
+            bigger.extend_from_slice(&buf);
+            buf = bigger;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
 }

@@ -42,7 +42,12 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
         })?;
     let ids = load_identities(env);
     let mut planned: Vec<(PathBuf, Zeroizing<Vec<u8>>, fsutil::FileStamp)> = Vec::new();
+    // The same file named twice (`a.yaml ./a.yaml`) is updated once.
+    let mut seen = std::collections::HashSet::new();
     for path in &args.files {
+        if !seen.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())) {
+            continue;
+        }
         let input = read_input(Some(path))?;
         let format = format_for(args.input_type.as_deref(), Some(path))?;
         let file =

@@ -86,6 +86,15 @@ pub enum OpenError {
         /// The repository's git directory.
         path: PathBuf,
     },
+    /// A new repository could not be created (by [`Repo::init`]).
+    #[error("cannot create a git repository in {}: {source}", path.display())]
+    Init {
+        /// The directory.
+        path: PathBuf,
+        /// What gix reported.
+        #[source]
+        source: gix::Error,
+    },
     /// The work tree directory could not be resolved.
     #[error("cannot resolve the work tree {}", path.display())]
     WorkTree {
@@ -124,6 +133,16 @@ impl Repo {
             source,
         })?;
         Ok(Repo { repo, workdir })
+    }
+
+    /// Creates a new repository with a work tree in `dir` (created if missing; it must hold no
+    /// `.git` yet) on an unborn branch (`init.defaultBranch`, else `main`), and opens it.
+    pub fn init(dir: &Path) -> Result<Repo, OpenError> {
+        gix::init(dir).map_err(|source| OpenError::Init {
+            path: dir.to_owned(),
+            source,
+        })?;
+        Repo::open(dir)
     }
 
     /// The work tree root (canonical path).

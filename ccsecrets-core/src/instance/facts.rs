@@ -19,7 +19,7 @@
 //! function call, a path, an `''…''` string, interpolation, arithmetic) is skipped and kept
 //! as [`FactValue::Expr`]: it is legal in the file, but ccsecrets cannot read a fact from it.
 //! `inherit` lines are skipped. The file must be an attribute set, not a function
-//! (`{ config, ... }: …`) or a `let … in` expression; `docs/instance.md` says why.
+//! (`{ config, ... }: …`) or a `let … in` expression; `docs/architecture.md` ("The instance model") says why.
 
 use std::fmt;
 

@@ -5,6 +5,10 @@
 //! - `.sops.yaml`: who may decrypt;
 //! - `secrets/secrets.yaml`: the secrets, encrypted with sops ([`secrets::SecretSet`]).
 //!
+//! What changes an instance: [`init()`] creates one; [`renew()`] installs a new certificate;
+//! [`Policy`] edits who may decrypt and [`rekey::plan`]/[`rekey::apply`] bring every file to
+//! that policy.
+//!
 //! Validation needs the decrypted set, in memory only:
 //!
 //! ```
@@ -37,6 +41,10 @@
 
 pub mod cert;
 pub mod facts;
+pub mod init;
+pub mod policy;
+pub mod rekey;
+pub mod renew;
 pub mod secrets;
 pub mod validate;
 
@@ -47,6 +55,10 @@ use std::path::{Path, PathBuf};
 
 pub use cert::{CertInfo, KeyKind};
 pub use facts::{FactValue, Facts, FactsError};
+pub use init::{init, InitError, InitOptions, Initialized};
+pub use policy::{Policy, PolicyEntry, PolicyError};
+pub use rekey::{RekeyError, RekeyFile, RekeyPlan};
+pub use renew::{renew, RenewError, RenewOutcome, RenewRequest};
 pub use secrets::{
     InstallTarget, KeyProblem, RegistryCredential, Secret, SecretSet, SecretSetError, SecretValue,
 };

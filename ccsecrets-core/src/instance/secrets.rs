@@ -79,7 +79,7 @@ pub const RUN_SECRETS_DIR: &str = "/run/secrets";
 
 impl InstallTarget {
     /// The default target of the secret named `name` (`tls.fullchain`, `drone.rpc_secret`,
-    /// `registry[0].password`, `extra.NAME`): see `docs/instance.md` for the table.
+    /// `registry[0].password`, `extra.NAME`): see `docs/secrets.md` for the table.
     pub fn default_for(name: &str) -> InstallTarget {
         let root = |mode: u32, units: &[&str]| InstallTarget {
             path: PathBuf::from(RUN_SECRETS_DIR).join(sops_nix_key(name)),

@@ -133,11 +133,15 @@ pub fn validate(set: &SecretSet, opts: &ValidateOptions) -> Validation {
     // A placeholder makes every other check on that secret meaningless.
     for s in set.secrets() {
         if s.value.is_placeholder() {
+            let how = if s.name.starts_with("tls.") {
+                "install the certificate and key with `ccsecrets cert renew`"
+            } else {
+                "set the real value with `ccsecrets set`"
+            };
             out.push(error(
                 &s.name,
                 format!(
-                    "still holds the `ccsecrets init` placeholder ({PLACEHOLDER_PREFIX}…); \
-                     set the real value with `ccsecrets set`"
+                    "still holds the `ccsecrets init` placeholder ({PLACEHOLDER_PREFIX}…); {how}"
                 ),
             ));
         }

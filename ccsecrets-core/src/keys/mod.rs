@@ -4,6 +4,7 @@
 //! Identity *discovery* (environment variables, default files) is the CLI's job; this module
 //! parses what it is handed.
 
+mod pkcs8;
 pub mod shamir;
 pub mod ssh_to_age;
 
@@ -40,6 +41,15 @@ impl FromStr for Recipient {
     type Err = RecipientError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // A private key pasted where a recipient belongs must not be echoed back.
+        if looks_private(s) {
+            return Err(RecipientError {
+                recipient: "<redacted>".into(),
+                reason: "this is a private key, not a public recipient (use its age1… or \
+                         ssh-… public key; the private key belongs in a key file)"
+                    .into(),
+            });
+        }
         let text = s.trim().to_owned();
         let err = |reason: &str| RecipientError {
             recipient: text.clone(),
@@ -62,6 +72,16 @@ impl FromStr for Recipient {
         };
         Ok(Recipient { text, kind })
     }
+}
+
+/// True for text holding an age secret key or a PEM/OpenSSH private key.
+fn looks_private(text: &str) -> bool {
+    let has = |needle: &[u8]| {
+        text.as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    };
+    has(b"AGE-SECRET-KEY-") || has(b"PRIVATE KEY")
 }
 
 impl Recipient {
@@ -191,6 +211,18 @@ impl Identity {
             source_name: source_name.to_owned(),
             reason: reason.into(),
         };
+        // PKCS#8 RSA keys (which sops reads) go to age in their PKCS#1 form.
+        let converted = match pkcs8::rsa_as_pkcs1_pem(bytes) {
+            Ok(pem) => Some(pem),
+            Err(pkcs8::Pkcs8::Absent) => None,
+            Err(pkcs8::Pkcs8::Encrypted) => {
+                return Err(err("passphrase-protected SSH keys are not supported; decrypt the key or use an age identity"))
+            }
+            Err(pkcs8::Pkcs8::Unsupported) => {
+                return Err(err("unsupported PKCS#8 key (only RSA keys are read in this form)"))
+            }
+        };
+        let bytes = converted.as_ref().map_or(bytes, |pem| pem.as_bytes());
         let id = age::ssh::Identity::from_buffer(BufReader::new(bytes), Some(source_name.into()))
             .map_err(|_| err("not a supported OpenSSH private key"))?;
         match &id {
@@ -288,5 +320,16 @@ mod tests {
         );
         assert!("bogus".parse::<Recipient>().is_err());
         assert!("age1yubikey1qabc".parse::<Recipient>().is_err());
+    }
+
+    #[test]
+    fn a_private_key_given_as_recipient_is_never_echoed() {
+        let (_, secret) = Identity::generate();
+        for text in [secret.to_string(), secret.to_ascii_lowercase()] {
+            let err = text.parse::<Recipient>().unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains(&text[16..]), "{shown}");
+            assert!(shown.contains("private key"), "{shown}");
+        }
     }
 }

@@ -142,7 +142,7 @@ const NON_AGE: [&str; 7] = [
 fn group_from(m: &Map, path: &Path) -> Result<Vec<Recipient>, RulesError> {
     let mut out = Vec::new();
     if let Some(Value::Seq(merged)) = m.get("merge") {
-        for g in merged.iter().filter(|v| !matches!(v, Value::Comment(_))) {
+        for g in merged.iter().filter(|g| !matches!(g, Value::Comment(_))) {
             let gm = g
                 .as_map()
                 .ok_or_else(|| invalid(path, "`merge` must be a list of key groups"))?;
@@ -224,9 +224,8 @@ impl Config {
         match root.get("creation_rules") {
             None | Some(Value::Null) => {}
             Some(Value::Seq(rules)) => {
-                // Comments between the rules are sequence elements in the tree; yaml.v3
-                // (which sops unmarshals the config with) never sees them as rules.
-                let rules = rules.iter().filter(|v| !matches!(v, Value::Comment(_)));
+                // Comment lines between the rules are list items in the tree: skip them.
+                let rules = rules.iter().filter(|r| !matches!(r, Value::Comment(_)));
                 for (i, r) in rules.enumerate() {
                     let Value::Map(m) = r else {
                         return Err(invalid(path, format!("creation rule {i} is not a mapping")));
@@ -282,17 +281,15 @@ impl CreationRule {
             Some(_) => return Err(invalid(path, "`path_regex` must be a string")),
         };
         let key_groups = match m.get("key_groups") {
-            Some(Value::Seq(groups)) if groups.iter().any(|g| !matches!(g, Value::Comment(_))) => {
-                groups
-                    .iter()
-                    .filter(|g| !matches!(g, Value::Comment(_)))
-                    .map(|g| {
-                        g.as_map()
-                            .ok_or_else(|| invalid(path, "`key_groups` must be a list of mappings"))
-                            .and_then(|gm| group_from(gm, path))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?
-            }
+            Some(Value::Seq(groups)) if !groups.is_empty() => groups
+                .iter()
+                .filter(|g| !matches!(g, Value::Comment(_)))
+                .map(|g| {
+                    g.as_map()
+                        .ok_or_else(|| invalid(path, "`key_groups` must be a list of mappings"))
+                        .and_then(|gm| group_from(gm, path))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
             _ => {
                 let g = group_from(m, path)?;
                 if g.is_empty() {
