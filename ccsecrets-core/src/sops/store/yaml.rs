@@ -324,6 +324,21 @@ fn v3_block_scalar(source: &str, span: &Span, literal: bool) -> Result<String, S
     Ok(s)
 }
 
+/// The column of the `-` a block sequence starts with: at its start position, or the last
+/// non-blank character before it on the same line.
+fn dash_column(source: &str, span: &Span) -> Option<usize> {
+    let at = span.start.byte_offset()?;
+    let col = span.start.col();
+    if source[at..].starts_with('-') {
+        return Some(col);
+    }
+    let line_start = source[..at].rfind('\n').map_or(0, |i| i + 1);
+    let before = &source[line_start..at];
+    let trimmed = before.trim_end_matches(' ');
+    let blanks = before.len() - trimmed.len();
+    (trimmed.ends_with('-') && blanks > 0 && col > blanks).then(|| col - blanks - 1)
+}
+
 fn scan_error(e: &granit_parser::ScanError) -> StoreError {
     let kind = format!("{:?}", e.kind());
     let name: String = kind
@@ -448,17 +463,24 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                 // The entry slot for this collection in its parent is registered now, so that
                 // slots stay in document order (parent entry before its children).
                 let path = register_slot(d, &mut stack, pos);
+                let flow = style == granit_parser::StructureStyle::Flow;
+                // A block sequence's column is its dash's: granit-parser puts the start of an
+                // indentless sequence (`key:\n- a`) at the first item's content instead.
+                let own_col = if !is_map && !flow {
+                    dash_column(source, &span).unwrap_or(pos.col)
+                } else {
+                    pos.col
+                };
                 // A mapping that is a sequence item counts as starting at the dash column.
                 let col = match stack.last() {
                     Some(top) if !top.is_map && is_map => top.col,
-                    _ => pos.col,
+                    _ => own_col,
                 };
-                let flow = style == granit_parser::StructureStyle::Flow;
                 let id = d.paths.len();
                 d.infos.push(CollInfo {
                     parent: stack.last().map(|t| t.id),
                     col,
-                    src_col: pos.col,
+                    src_col: own_col,
                     is_map,
                     flow,
                 });
