@@ -7,9 +7,63 @@ use ccsecrets_core::sops::tree::{Item, Map, Value};
 /// - a NaN float equals a NaN float (`PartialEq` says NaN != NaN, but a store that writes
 ///   `.nan` and reads it back has round-tripped it);
 /// - an integral float read back as an integer: sops (Go yaml.v3) writes `1.0` and `5.` as
-///   `1` and `5` (fixtures/sops/scalars.dec.yaml), which then parse as ints.
+///   `1` and `5` (fixtures/sops/scalars.dec.yaml), which then parse as ints;
+/// - the leading comments of a list item's mapping or nested list are written above the item's
+///   `- ` (yaml.v3 head comments) and so read back as comments of the outer list
+///   (fixtures/sops/regress-list-item-comment.*: sops prints them there too).
 pub fn same_maps(a: &[Map], b: &[Map]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_map(x, y))
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| same_map(&hoist_map(x), &hoist_map(y)))
+}
+
+/// The tree with list items' leading comments moved in front of the item (see [`same_maps`]).
+pub fn hoist_map(m: &Map) -> Map {
+    Map(m
+        .0
+        .iter()
+        .map(|i| match i {
+            Item::Entry(k, v) => Item::Entry(k.clone(), hoist(v)),
+            c => c.clone(),
+        })
+        .collect())
+}
+
+fn hoist(v: &Value) -> Value {
+    match v {
+        Value::Map(m) => Value::Map(hoist_map(m)),
+        Value::Seq(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                match hoist(item) {
+                    Value::Map(mut m) if m.0.iter().any(|i| matches!(i, Item::Entry(..))) => {
+                        let lead =
+                            m.0.iter()
+                                .take_while(|i| matches!(i, Item::Comment(_)))
+                                .count();
+                        for c in m.0.drain(..lead) {
+                            if let Item::Comment(c) = c {
+                                out.push(Value::Comment(c));
+                            }
+                        }
+                        out.push(Value::Map(m));
+                    }
+                    Value::Seq(mut s) if s.iter().any(|i| !matches!(i, Value::Comment(_))) => {
+                        let lead = s
+                            .iter()
+                            .take_while(|i| matches!(i, Value::Comment(_)))
+                            .count();
+                        out.extend(s.drain(..lead));
+                        out.push(Value::Seq(s));
+                    }
+                    other => out.push(other),
+                }
+            }
+            Value::Seq(out)
+        }
+        other => other.clone(),
+    }
 }
 
 pub fn same_map(a: &Map, b: &Map) -> bool {

@@ -55,7 +55,6 @@ fn json_files_from_sops_decrypt_to_exactly_what_sops_prints() {
 }
 
 #[test]
-#[ignore = "needs the YAML store, still in progress (issue 2)"]
 fn yaml_files_from_sops_decrypt_to_exactly_what_sops_prints() {
     sops_files_decrypt_to_exactly_what_sops_prints("yaml");
 }
@@ -130,7 +129,6 @@ fn sops_decrypts_ccsecrets_json_files_to_the_same_plaintext() {
 }
 
 #[test]
-#[ignore = "needs the YAML store, still in progress (issue 2)"]
 fn sops_decrypts_ccsecrets_yaml_files_to_the_same_plaintext() {
     sops_decrypts_ccsecrets_files_to_the_same_plaintext("yaml", 8);
 }
@@ -233,7 +231,6 @@ fn decrypt_output_option_writes_private_files() {
 }
 
 #[test]
-#[ignore = "needs the YAML store, still in progress (issue 2)"]
 fn deterministic_vectors_decrypt_with_both_tools() {
     let sb = Sandbox::new();
     let file = fixture("vectors/deterministic.enc.yaml");
@@ -300,4 +297,84 @@ fn cipher_matches_the_deterministic_vectors() {
         ),
         mac["enc"].as_str().unwrap()
     );
+}
+
+/// A sops YAML file's data part with every `ENC[…]` reduced to its type: the layout (which
+/// collection each encrypted comment and value sits in) without the random ciphertexts.
+fn yaml_layout(file: &[u8]) -> String {
+    let text = String::from_utf8_lossy(file);
+    let mut out = String::new();
+    for line in text.lines() {
+        if line == "sops:" {
+            break;
+        }
+        let mut rest = line;
+        while let Some(i) = rest.find("ENC[AES256_GCM,") {
+            out.push_str(&rest[..i]);
+            let end = rest[i..].find(']').map_or(rest.len(), |j| i + j + 1);
+            let typ = rest[i..end].rsplit("type:").next().unwrap_or("?");
+            out.push_str(&format!("E({}", typ.trim_end_matches(']')));
+            out.push(')');
+            rest = &rest[end..];
+        }
+        out.push_str(rest);
+        out.push('\n');
+    }
+    out
+}
+
+/// The YAML regressions found by fuzzing (`fixtures/sops/regress-*.yaml`, see
+/// `fixtures/make.sh`): ccsecrets encrypts each to the same layout as sops did (every encrypted
+/// comment in the same place), decrypts sops's file to what sops prints, and sops decrypts ours
+/// to the same plaintext.
+#[test]
+fn yaml_regressions_match_sops_layout_and_plaintext() {
+    let sb = Sandbox::new();
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for (enc, dec) in encrypted_fixtures("yaml") {
+        let name = enc.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("regress-") {
+            continue;
+        }
+        checked += 1;
+        let stem = name.split_once(".enc.").unwrap().0;
+        let plain = enc.with_file_name(format!("{stem}.yaml"));
+        let ours = sb.work().join(format!("{stem}.ours.yaml"));
+        let mut cmd = sb.ccsecrets();
+        cmd.arg("encrypt")
+            .args(flags_like(&enc))
+            .arg("--output")
+            .arg(&ours)
+            .arg(&plain);
+        ok(run(cmd, None), &format!("ccsecrets encrypt {name}"));
+        let (want, got) = (
+            yaml_layout(&std::fs::read(&enc).unwrap()),
+            yaml_layout(&std::fs::read(&ours).unwrap()),
+        );
+        if want != got {
+            failures.push(format!(
+                "{name}: layout differs\n--- sops\n{want}--- ccsecrets\n{got}"
+            ));
+        }
+        let want = std::fs::read(&dec).unwrap();
+        let mut cmd = sb.ccsecrets();
+        cmd.env("SOPS_AGE_KEY_FILE", keys_file())
+            .arg("decrypt")
+            .arg(&enc);
+        if ok(run(cmd, None), &format!("ccsecrets decrypt {name}")) != want {
+            failures.push(format!(
+                "{name}: ccsecrets decrypts sops's file differently"
+            ));
+        }
+        let mut cmd = sb.sops();
+        cmd.env("SOPS_AGE_KEY_FILE", keys_file())
+            .arg("decrypt")
+            .arg(&ours);
+        if ok(run(cmd, None), &format!("sops decrypt ours {name}")) != want {
+            failures.push(format!("{name}: sops decrypts our file differently"));
+        }
+    }
+    assert_eq!(checked, 5, "expected the five regress-*.yaml fixtures");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -30,7 +30,6 @@ fn policy(path: &Path) -> (Vec<String>, Option<(&'static str, String)>) {
 }
 
 #[test]
-#[ignore = "needs the YAML store, still in progress (issue 2)"]
 fn creation_rules_pick_what_sops_picked() {
     let sb = Sandbox::new();
     let rules = sb.work().join("repo");
@@ -79,7 +78,6 @@ fn creation_rules_pick_what_sops_picked() {
 }
 
 #[test]
-#[ignore = "needs the YAML store, still in progress (issue 2)"]
 fn no_matching_rule_is_an_error_even_with_age() {
     let sb = Sandbox::new();
     std::fs::write(

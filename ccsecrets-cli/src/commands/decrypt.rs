@@ -80,7 +80,7 @@ pub fn run(args: Args, global: &Global, env: &Env) -> Result<(), CliError> {
         EncryptedFile::parse(&input.bytes, in_format).map_err(|e| CliError::decrypt(&name, &e))?;
     let ids = load_identities(env);
     let plain = file
-        .decrypt(
+        .into_decrypted(
             &ids.identities,
             DecryptOptions {
                 ignore_mac: args.ignore_mac,

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use aes_gcm::aead::consts::U32;
 use aes_gcm::aead::generic_array::GenericArray;
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use aes_gcm::aes::Aes256;
 use aes_gcm::AesGcm;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -106,7 +106,8 @@ pub fn is_encrypted(s: &str) -> bool {
 
 /// Parses `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]` as sops's (greedy, start-anchored)
 /// regular expression does.
-fn parse_enc(s: &str) -> Result<EncParts, CipherError> {
+/// The four text fields of an `ENC[…]` value: data, iv, tag, type.
+fn split_enc(s: &str) -> Result<(&str, &str, &str, &str), CipherError> {
     let body = s
         .strip_prefix("ENC[AES256_GCM,")
         .ok_or(CipherError::NotEncrypted)?;
@@ -132,6 +133,11 @@ fn parse_enc(s: &str) -> Result<EncParts, CipherError> {
     if !s.contains(']') {
         return Err(CipherError::NotEncrypted);
     }
+    Ok((data, iv, tag, typ))
+}
+
+fn parse_enc(s: &str) -> Result<EncParts, CipherError> {
+    let (data, iv, tag, typ) = split_enc(s)?;
     Ok(EncParts {
         data: B64.decode(data).map_err(|_| CipherError::Base64("data"))?,
         iv: B64.decode(iv).map_err(|_| CipherError::Base64("iv"))?,
@@ -173,7 +179,42 @@ pub fn plaintext_of(value: &Value) -> Option<(Zeroizing<Vec<u8>>, &'static str)>
 }
 
 /// Rebuilds a typed value from decrypted plaintext bytes.
-fn value_from_plaintext(bytes: Zeroizing<Vec<u8>>, typ: &str) -> Result<Value, CipherError> {
+/// [`decrypt_value`] without an IV stash, with one buffer decrypted in place. `None` when the
+/// value's fields are not well-formed: the caller's general path then names the problem.
+fn decrypt_in_place(key: &DataKey, text: &str, aad: &str) -> Result<Option<Value>, CipherError> {
+    let Ok((data, iv, tag, typ)) = split_enc(text) else {
+        return Ok(None);
+    };
+    let (mut iv_buf, mut tag_buf) = ([0u8; 48], [0u8; 32]);
+    let (Ok(32), Ok(16)) = (
+        B64.decode_slice(iv, &mut iv_buf),
+        B64.decode_slice(tag, &mut tag_buf),
+    ) else {
+        return Ok(None);
+    };
+    let mut buf = Zeroizing::new(Vec::with_capacity(data.len() / 4 * 3 + 3));
+    if B64.decode_vec(data, &mut buf).is_err() {
+        return Ok(None);
+    }
+    key.aead()
+        .decrypt_in_place_detached(
+            GenericArray::from_slice(&iv_buf[..32]),
+            aad.as_bytes(),
+            &mut buf,
+            GenericArray::from_slice(&tag_buf[..16]),
+        )
+        .map_err(|_| CipherError::Authentication)?;
+    value_from_plaintext(buf, typ).map(Some)
+}
+
+fn value_from_plaintext(mut bytes: Zeroizing<Vec<u8>>, typ: &str) -> Result<Value, CipherError> {
+    if matches!(typ, "str" | "bytes") {
+        // Moved, not copied: the tree value owns (and later wipes) the plaintext.
+        return Ok(match String::from_utf8(std::mem::take(&mut *bytes)) {
+            Ok(s) => Value::Str(s),
+            Err(e) => Value::Bytes(e.into_bytes()),
+        });
+    }
     let text = || std::str::from_utf8(&bytes).ok();
     Ok(match typ {
         "str" | "bytes" => match String::from_utf8(bytes.to_vec()) {
@@ -334,6 +375,11 @@ pub fn decrypt_value(
 ) -> Result<Value, CipherError> {
     if text.is_empty() {
         return Ok(Value::Str(String::new()));
+    }
+    if stash.is_none() {
+        if let Some(v) = decrypt_in_place(key, text, aad)? {
+            return Ok(v);
+        }
     }
     let parts = parse_enc(text)?;
     if parts.iv.len() != 32 || parts.tag.len() != 16 {

@@ -147,10 +147,14 @@ fn mac_only_prefix() -> [u8; 32] {
     Sha256::digest(b"sops").into()
 }
 
-fn aad(path: &[String]) -> String {
-    let mut s = path.join(":");
-    s.push(':');
-    s
+/// The AAD sops binds a value to: its key path joined with `:` plus a trailing `:` (`":"`
+/// at the top level). `built` is that text kept incrementally (empty at the top level).
+fn current_aad(built: &str) -> &str {
+    if built.is_empty() {
+        ":"
+    } else {
+        built
+    }
 }
 
 enum Mode<'a> {
@@ -172,6 +176,8 @@ struct Walk<'a> {
     hasher: Sha512,
     stack: CommentStack,
     path: Vec<String>,
+    /// The AAD of `path` (`a:b:`), kept up to date as keys are entered and left.
+    aad: String,
     mode: Mode<'a>,
     warnings: Vec<String>,
 }
@@ -193,6 +199,7 @@ impl<'a> Walk<'a> {
             hasher,
             stack: CommentStack::default(),
             path: Vec::new(),
+            aad: String::new(),
             mode,
             warnings: Vec::new(),
         }
@@ -215,9 +222,15 @@ impl<'a> Walk<'a> {
                     }
                 }
                 Item::Entry(k, v) => {
-                    self.path.push(k.clone());
-                    self.value(v)?;
-                    self.path.pop();
+                    // The key is moved into the path and back (no copy per entry).
+                    let mark = self.aad.len();
+                    self.aad.push_str(k);
+                    self.aad.push(':');
+                    self.path.push(std::mem::take(k));
+                    let r = self.value(v);
+                    *k = self.path.pop().unwrap_or_default();
+                    self.aad.truncate(mark);
+                    r?;
                     self.stack.clear_level();
                 }
             }
@@ -228,7 +241,7 @@ impl<'a> Walk<'a> {
 
     /// A mapping comment selected for encryption.
     fn comment(&mut self, c: &mut String) -> Result<(), WalkError> {
-        let aad = aad(&self.path);
+        let aad = current_aad(&self.aad).to_owned();
         match &mut self.mode {
             Mode::Encrypt { key, stash } => {
                 let enc = cipher::encrypt_value(key, &Value::Comment(c.clone()), &aad, *stash)
@@ -261,12 +274,17 @@ impl<'a> Walk<'a> {
                         let enc = self.selector.should_encrypt(&self.path, &self.stack, true);
                         if enc {
                             if let Mode::Encrypt { key, stash } = &self.mode {
-                                let aad = aad(&self.path);
+                                let aad = current_aad(&self.aad).to_owned();
                                 // In a sequence an encrypted comment is stored as a string element.
                                 let s = cipher::encrypt_value(key, e, &aad, *stash)
                                     .map_err(|err| WalkError::Cipher(aad.clone(), err))?;
                                 e.zeroize();
                                 *e = Value::Str(s);
+                            } else if let Value::Comment(c) = e {
+                                // An encrypted comment element (sops writes one when a list
+                                // item's mapping starts with a comment: it is read back as the
+                                // list's comment); sops decrypts it where it finds it.
+                                self.comment(c)?;
                             }
                         }
                     } else {
@@ -284,8 +302,15 @@ impl<'a> Walk<'a> {
     }
 
     fn leaf(&mut self, v: &mut Value) -> Result<(), WalkError> {
+        // Borrowed out of `self` for the call (no AAD string per value), then put back.
+        let aad = std::mem::take(&mut self.aad);
+        let r = self.leaf_with_aad(v, current_aad(&aad));
+        self.aad = aad;
+        r
+    }
+
+    fn leaf_with_aad(&mut self, v: &mut Value, aad: &str) -> Result<(), WalkError> {
         let encrypt = self.selector.should_encrypt(&self.path, &self.stack, false);
-        let aad = aad(&self.path);
         match &mut self.mode {
             Mode::Encrypt { key, stash } => {
                 let (key, stash) = (*key, *stash);
@@ -293,8 +318,8 @@ impl<'a> Walk<'a> {
                     self.hash(v);
                 }
                 if encrypt {
-                    let s = cipher::encrypt_value(key, v, &aad, stash)
-                        .map_err(|e| WalkError::Cipher(aad.clone(), e))?;
+                    let s = cipher::encrypt_value(key, v, aad, stash)
+                        .map_err(|e| WalkError::Cipher(aad.to_owned(), e))?;
                     v.zeroize();
                     *v = Value::Str(s);
                 }
@@ -302,10 +327,10 @@ impl<'a> Walk<'a> {
             Mode::Decrypt { key, stash } => {
                 if encrypt {
                     let Value::Str(s) = &*v else {
-                        return Err(WalkError::Cipher(aad, CipherError::NotEncrypted));
+                        return Err(WalkError::Cipher(aad.to_owned(), CipherError::NotEncrypted));
                     };
-                    let plain = cipher::decrypt_value(key, s, &aad, stash.as_deref_mut())
-                        .map_err(|e| WalkError::Cipher(aad.clone(), e))?;
+                    let plain = cipher::decrypt_value(key, s, aad, stash.as_deref_mut())
+                        .map_err(|e| WalkError::Cipher(aad.to_owned(), e))?;
                     *v = plain;
                     if !matches!(v, Value::Comment(_)) {
                         self.hash(v);
@@ -532,8 +557,7 @@ impl EncryptedFile {
     pub fn emit(&self, format: Format, opts: &StoreOptions) -> Result<Vec<u8>, StoreError> {
         let container = store::container_format(format);
         let meta = self.metadata.to_tree(container != Format::Yaml);
-        let branches = store::attach_metadata(&self.branches, &meta);
-        store::emit_encrypted(container, &branches, opts)
+        store::emit_encrypted_with_metadata(container, &self.branches, &meta, opts)
     }
 
     /// Recovers the data key with `identities` (any key of a group opens it; with Shamir,
@@ -590,40 +614,18 @@ impl EncryptedFile {
         data_key: DataKey,
         opts: DecryptOptions,
     ) -> Result<PlainFile, DecryptError> {
-        let selector = self.metadata.effective_selector();
-        let mut stash = IvStash::default();
-        let mut branches = self.branches.clone();
-        let (mac, warnings) = {
-            let mut walk = Walk::new(
-                &selector,
-                self.metadata.mac_only_encrypted,
-                Mode::Decrypt {
-                    key: &data_key,
-                    stash: opts.keep_ivs.then_some(&mut stash),
-                },
-            );
-            if let Err(WalkError::Cipher(path, source)) =
-                branches.iter_mut().try_for_each(|b| walk.map(b))
-            {
-                for b in &mut branches {
-                    b.zeroize();
-                }
-                return Err(DecryptError::Value { path, source });
-            }
-            let warnings = std::mem::take(&mut walk.warnings);
-            (walk.digest_hex(), warnings)
-        };
-        let plain = PlainFile {
-            branches,
-            metadata: self.metadata.clone(),
-            warnings,
-            data_key,
-            stash,
-        };
-        if !opts.ignore_mac {
-            plain.verify_mac(&mac)?;
-        }
-        Ok(plain)
+        decrypt_parts(self.branches.clone(), self.metadata.clone(), data_key, opts)
+    }
+
+    /// Like [`EncryptedFile::decrypt`], consuming the file: its tree is decrypted where it
+    /// is, without a copy (for a one-shot `decrypt` of a large file).
+    pub fn into_decrypted(
+        self,
+        identities: &[Identity],
+        opts: DecryptOptions,
+    ) -> Result<PlainFile, DecryptError> {
+        let data_key = self.data_key(identities)?;
+        decrypt_parts(self.branches, self.metadata, data_key, opts)
     }
 
     /// True when the file counts as encrypted for `sops filestatus`: metadata with a
@@ -631,6 +633,48 @@ impl EncryptedFile {
     pub fn is_complete(&self) -> bool {
         !self.metadata.version.is_empty() && !self.metadata.mac.is_empty()
     }
+}
+
+/// Decrypts `branches` in place with `data_key` and checks the MAC (unless ignored).
+fn decrypt_parts(
+    mut branches: Vec<Map>,
+    metadata: Metadata,
+    data_key: DataKey,
+    opts: DecryptOptions,
+) -> Result<PlainFile, DecryptError> {
+    let selector = metadata.effective_selector();
+    let mut stash = IvStash::default();
+    let (mac, warnings) = {
+        let mut walk = Walk::new(
+            &selector,
+            metadata.mac_only_encrypted,
+            Mode::Decrypt {
+                key: &data_key,
+                stash: opts.keep_ivs.then_some(&mut stash),
+            },
+        );
+        if let Err(WalkError::Cipher(path, source)) =
+            branches.iter_mut().try_for_each(|b| walk.map(b))
+        {
+            for b in &mut branches {
+                b.zeroize();
+            }
+            return Err(DecryptError::Value { path, source });
+        }
+        let warnings = std::mem::take(&mut walk.warnings);
+        (walk.digest_hex(), warnings)
+    };
+    let plain = PlainFile {
+        branches,
+        metadata,
+        warnings,
+        data_key,
+        stash,
+    };
+    if !opts.ignore_mac {
+        plain.verify_mac(&mac)?;
+    }
+    Ok(plain)
 }
 
 impl PlainFile {

@@ -49,7 +49,9 @@ pub fn parse_value(bytes: &[u8]) -> Result<Value, StoreError> {
 fn parse_object(bytes: &[u8]) -> Result<(Map, Parser<'_>), StoreError> {
     let mut p = Parser { b: bytes, pos: 0 };
     match p.peek() {
-        None => Err(StoreError::Empty),
+        // Go's decoder reports EOF for empty (or all-whitespace) input: a parse error in sops
+        // (`sops encrypt` exits 2), not the YAML store's "no document" (92).
+        None => Err(p.err(p.pos, "unexpected end of JSON input")),
         Some(b'{') => match p.value()? {
             Value::Map(m) => Ok((m, p)),
             _ => unreachable!("a value that starts with a brace is an object"),
@@ -712,8 +714,15 @@ mod tests {
             assert!(matches!(e, StoreError::Parse { .. }), "{e}");
             assert!(!e.to_string().contains("secret"), "{e}");
         }
-        assert!(matches!(parse(b""), Err(StoreError::Empty)));
-        assert!(matches!(parse(b" \r\n\t"), Err(StoreError::Empty)));
+        for empty in [&b""[..], b" \r\n\t"] {
+            for e in [parse(empty).unwrap_err(), parse_strict(empty).unwrap_err()] {
+                assert!(matches!(e, StoreError::Parse { .. }), "{e}");
+                assert!(
+                    e.to_string().contains("unexpected end of JSON input"),
+                    "{e}"
+                );
+            }
+        }
         for bad in [
             &b"{\"a\": secretword}"[..],
             b"{\"a\": tru}",

@@ -128,8 +128,12 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
 }
 
 /// Parses an encrypted file's documents (metadata still inside; see [`split_metadata`]).
+///
+/// JSON is read strictly here, as sops reads encrypted JSON (`json.Unmarshal`): nothing but
+/// whitespace may follow the top-level object.
 pub fn parse_encrypted(format: Format, bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
     match format {
+        Format::Json => json::parse_strict(bytes).map(|m| vec![m]),
         Format::Dotenv => dotenv::parse_encrypted(bytes).map(|m| vec![m]),
         Format::Ini => ini::parse_encrypted(bytes).map(|m| vec![m]),
         _ => parse(format, bytes),
@@ -146,6 +150,23 @@ pub fn emit_encrypted(
         Format::Dotenv => dotenv::emit_encrypted(branches),
         Format::Ini => ini::emit_encrypted(branches),
         _ => emit(format, branches, opts),
+    }
+}
+
+/// Emits an encrypted file's documents with `metadata` appended as the last top-level `sops`
+/// key of each (YAML without copying the documents; see [`attach_metadata`]).
+pub fn emit_encrypted_with_metadata(
+    format: Format,
+    branches: &[Map],
+    metadata: &Map,
+    opts: &StoreOptions,
+) -> Result<Vec<u8>, StoreError> {
+    match format {
+        Format::Yaml => {
+            let trailer = Item::Entry("sops".into(), Value::Map(metadata.clone()));
+            yaml::emit_with_trailer(branches, Some(&trailer), opts)
+        }
+        _ => emit_encrypted(format, &attach_metadata(branches, metadata), opts),
     }
 }
 

@@ -12,7 +12,7 @@
 //!
 //! Error messages carry positions and reasons only, never document text.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use base64::Engine as _;
 use granit_parser::{Event, Options, Parser, Placement, ScalarStyle, Span, Tag};
@@ -54,11 +54,12 @@ enum Node {
     Scalar {
         text: String,
         style: ScalarStyle,
-        tag: Option<Tag>,
+        /// Boxed: tags are rare, and the node stays small (one per scalar).
+        tag: Option<Box<Tag>>,
         pos: Pos,
     },
-    Seq(Coll),
-    Map(Coll),
+    Seq(Box<Coll>),
+    Map(Box<Coll>),
 }
 
 /// A collection: for mappings, entries are `(Some(key), value)`; for sequences `(None, item)`.
@@ -78,8 +79,8 @@ struct Entry {
 
 /// One comment-attachment point: an entry of a collection, in document order.
 struct Slot {
-    /// Entry indices from the document root to the collection holding the entry.
-    coll_path: Vec<usize>,
+    /// The collection holding the entry: an index into [`DocBuild::paths`].
+    coll: usize,
     /// Index of the entry in that collection.
     entry: usize,
     pos: Pos,
@@ -89,6 +90,18 @@ struct RawComment {
     text: String,
     pos: Pos,
     right: bool,
+}
+
+/// What comment placement needs to know about a collection.
+struct CollInfo {
+    /// The enclosing collection's id.
+    parent: Option<usize>,
+    /// Column (a mapping that is a sequence item counts as starting at the dash column).
+    col: usize,
+    /// Source column: a mapping's key column, a sequence's dash column.
+    src_col: usize,
+    is_map: bool,
+    flow: bool,
 }
 
 /// A collection being built.
@@ -102,15 +115,17 @@ struct Frame {
     key: Option<Node>,
     /// False for collections copied from an anchor (no comment slots inside).
     path: Vec<usize>,
+    /// Index of `path` in [`DocBuild::paths`].
+    id: usize,
 }
 
 struct DocBuild {
     root: Option<Node>,
     slots: Vec<Slot>,
-    /// Column of each collection, by its path.
-    cols: HashMap<Vec<usize>, usize>,
-    /// Paths of flow collections.
-    flows: HashSet<Vec<usize>>,
+    /// Entry indices from the document root to each collection, by collection id.
+    paths: Vec<Vec<usize>>,
+    /// Facts about each collection, by collection id.
+    infos: Vec<CollInfo>,
     /// Alias uses of anchored collections: (path of the copy, path of the original), in
     /// document order; the copies are refreshed once comments are placed.
     alias_copies: Vec<(Vec<usize>, Vec<usize>)>,
@@ -160,6 +175,170 @@ fn fold_unicode_breaks(s: &str) -> String {
     out
 }
 
+fn is_v3_break(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+/// The chomping indicator of the block scalar header on `line` (`None`: clip), if the line
+/// holds one: `|` or `>` after a blank (or at the start), up to two indicator characters,
+/// then the end of the line or blanks and a comment.
+fn block_header(line: &str, literal: bool) -> Option<Option<char>> {
+    let want = if literal { '|' } else { '>' };
+    let mut prev_blank = true;
+    for (i, ch) in line.char_indices() {
+        if ch == want && prev_blank {
+            let rest = &line[i + 1..];
+            let ind_len = rest
+                .chars()
+                .take(2)
+                .take_while(|c| matches!(c, '1'..='9' | '+' | '-'))
+                .count();
+            let (ind, tail) = rest.split_at(ind_len);
+            let tail_ok = tail.is_empty()
+                || (tail.starts_with([' ', '\t'])
+                    && matches!(
+                        tail.trim_start_matches([' ', '\t']).chars().next(),
+                        None | Some('#')
+                    ));
+            if tail_ok {
+                return Some(ind.chars().find(|c| matches!(c, '+' | '-')));
+            }
+        }
+        prev_blank = ch == ' ' || ch == '\t';
+    }
+    None
+}
+
+/// Re-reads a literal or folded block scalar as yaml.v3's scanner does (YAML 1.1): U+0085,
+/// U+2028 and U+2029 are line breaks (the indentation after them is not content; U+0085
+/// reads as `\n`, the other two are kept). granit-parser (YAML 1.2) reads them as content.
+/// Only called for the rare scalars holding one of them.
+fn v3_block_scalar(source: &str, span: &Span, literal: bool) -> Result<String, StoreError> {
+    let line_no = span.start.line();
+    let fail = || {
+        perr(format!(
+            "line {line_no}: block scalar with a Unicode line break that yaml.v3 reads differently"
+        ))
+    };
+    let start = span.start.byte_offset().ok_or_else(fail)?;
+    let end = span.end.byte_offset().ok_or_else(fail)?;
+    let indent = span.start.col();
+    // The header is on the last non-blank line before the first content line.
+    let mut line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+    let (header, body) = loop {
+        if line_start == 0 {
+            return Err(fail());
+        }
+        let prev_start = source[..line_start - 1].rfind('\n').map_or(0, |i| i + 1);
+        let line = &source[prev_start..line_start - 1];
+        if !line.trim_matches([' ', '\t', '\r']).is_empty() {
+            break (line.trim_end_matches('\r'), line_start);
+        }
+        line_start = prev_start;
+    };
+    let chomp = block_header(header, literal).ok_or_else(fail)?;
+    if indent == 0 {
+        return Err(fail());
+    }
+
+    let chars: Vec<(usize, char)> = source[body..].char_indices().collect();
+    let at = |i: usize| chars.get(i).map(|&(_, c)| c);
+    let mut i = 0usize;
+    let mut col = 0usize;
+    let read_line = |i: &mut usize, out: &mut String| match at(*i) {
+        Some('\r') if at(*i + 1) == Some('\n') => {
+            out.push('\n');
+            *i += 2;
+        }
+        Some('\r' | '\n' | '\u{85}') => {
+            out.push('\n');
+            *i += 1;
+        }
+        Some(c) => {
+            out.push(c);
+            *i += 1;
+        }
+        None => {}
+    };
+    // yaml_parser_scan_block_scalar_breaks with a known indentation.
+    let breaks = |i: &mut usize, col: &mut usize, out: &mut String| loop {
+        while *col < indent && at(*i) == Some(' ') {
+            *i += 1;
+            *col += 1;
+        }
+        if at(*i).is_some_and(is_v3_break) {
+            read_line(i, out);
+            *col = 0;
+        } else {
+            break;
+        }
+    };
+    let mut s = String::new();
+    let mut leading_break = String::new();
+    let mut trailing = String::new();
+    let mut leading_blank = false;
+    breaks(&mut i, &mut col, &mut trailing);
+    while col == indent && i < chars.len() {
+        let trailing_blank = matches!(at(i), Some(' ' | '\t'));
+        if !literal && leading_break.starts_with('\n') && !leading_blank && !trailing_blank {
+            if trailing.is_empty() {
+                s.push(' ');
+            }
+        } else {
+            s.push_str(&leading_break);
+        }
+        leading_break.clear();
+        s.push_str(&trailing);
+        trailing.clear();
+        leading_blank = trailing_blank;
+        while let Some(c) = at(i).filter(|&c| !is_v3_break(c)) {
+            s.push(c);
+            i += 1;
+        }
+        if i >= chars.len() {
+            break;
+        }
+        read_line(&mut i, &mut leading_break);
+        col = 0;
+        breaks(&mut i, &mut col, &mut trailing);
+    }
+    match chomp {
+        Some('-') => {}
+        Some(_) => {
+            s.push_str(&leading_break);
+            s.push_str(&trailing);
+        }
+        None => s.push_str(&leading_break),
+    }
+    // yaml.v3 must stop where granit-parser did (only blank or comment lines in between);
+    // otherwise the documents differ in structure.
+    let stop = body + chars.get(i).map_or(source.len() - body, |&(b, _)| b);
+    let (lo, hi) = (stop.min(end), stop.max(end));
+    let between_ok = source[lo..hi].split(['\n', '\r']).all(|l| {
+        let t = l.trim_start_matches([' ', '\t']);
+        t.is_empty() || t.starts_with('#')
+    });
+    if !between_ok {
+        return Err(fail());
+    }
+    Ok(s)
+}
+
+/// The column of the `-` a block sequence starts with: at its start position, or the last
+/// non-blank character before it on the same line.
+fn dash_column(source: &str, span: &Span) -> Option<usize> {
+    let at = span.start.byte_offset()?;
+    let col = span.start.col();
+    if source[at..].starts_with('-') {
+        return Some(col);
+    }
+    let line_start = source[..at].rfind('\n').map_or(0, |i| i + 1);
+    let before = &source[line_start..at];
+    let trimmed = before.trim_end_matches(' ');
+    let blanks = before.len() - trimmed.len();
+    (trimmed.ends_with('-') && blanks > 0 && col > blanks).then(|| col - blanks - 1)
+}
+
 fn scan_error(e: &granit_parser::ScanError) -> StoreError {
     let kind = format!("{:?}", e.kind());
     let name: String = kind
@@ -175,7 +354,7 @@ fn scan_error(e: &granit_parser::ScanError) -> StoreError {
     ))
 }
 
-fn build_documents(text: &str, options: Options) -> Result<Vec<DocBuild>, StoreError> {
+fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, StoreError> {
     let mut docs: Vec<DocBuild> = Vec::new();
     let mut orphan_comments: Vec<RawComment> = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
@@ -184,7 +363,7 @@ fn build_documents(text: &str, options: Options) -> Result<Vec<DocBuild>, StoreE
     let mut cur: Option<DocBuild> = None;
     let mut depth_limit_guard = 0usize;
 
-    for ev in Parser::new_from_str_with_options(text, options) {
+    for ev in Parser::new_from_str_with_options(source, options) {
         let (event, span) = ev.map_err(|e| scan_error(&e))?;
         match event {
             Event::StreamStart | Event::StreamEnd => {}
@@ -193,8 +372,8 @@ fn build_documents(text: &str, options: Options) -> Result<Vec<DocBuild>, StoreE
                 let mut d = DocBuild {
                     root: None,
                     slots: Vec::new(),
-                    cols: HashMap::new(),
-                    flows: HashSet::new(),
+                    paths: Vec::new(),
+                    infos: Vec::new(),
                     alias_copies: Vec::new(),
                     comments: Vec::new(),
                     start: pos_of(&span),
@@ -261,11 +440,15 @@ fn build_documents(text: &str, options: Options) -> Result<Vec<DocBuild>, StoreE
                 let mut text = value.into_owned();
                 if style == ScalarStyle::SingleQuoted {
                     text = fold_unicode_breaks(&text);
+                } else if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+                    && text.contains(['\u{85}', '\u{2028}', '\u{2029}'])
+                {
+                    text = v3_block_scalar(source, &span, style == ScalarStyle::Literal)?;
                 }
                 let node = Node::Scalar {
                     text,
                     style,
-                    tag: tag.map(std::borrow::Cow::into_owned),
+                    tag: tag.map(|t| Box::new(t.into_owned())),
                     pos,
                 };
                 add_node(d, &mut stack, &mut anchors, node, anchor, pos, true);
@@ -280,16 +463,28 @@ fn build_documents(text: &str, options: Options) -> Result<Vec<DocBuild>, StoreE
                 // The entry slot for this collection in its parent is registered now, so that
                 // slots stay in document order (parent entry before its children).
                 let path = register_slot(d, &mut stack, pos);
+                let flow = style == granit_parser::StructureStyle::Flow;
+                // A block sequence's column is its dash's: granit-parser puts the start of an
+                // indentless sequence (`key:\n- a`) at the first item's content instead.
+                let own_col = if !is_map && !flow {
+                    dash_column(source, &span).unwrap_or(pos.col)
+                } else {
+                    pos.col
+                };
                 // A mapping that is a sequence item counts as starting at the dash column.
                 let col = match stack.last() {
                     Some(top) if !top.is_map && is_map => top.col,
-                    _ => pos.col,
+                    _ => own_col,
                 };
-                let flow = style == granit_parser::StructureStyle::Flow;
-                d.cols.insert(path.clone(), col);
-                if flow {
-                    d.flows.insert(path.clone());
-                }
+                let id = d.paths.len();
+                d.infos.push(CollInfo {
+                    parent: stack.last().map(|t| t.id),
+                    col,
+                    src_col: own_col,
+                    is_map,
+                    flow,
+                });
+                d.paths.push(path.clone());
                 stack.push(Frame {
                     is_map,
                     coll: Coll {
@@ -301,6 +496,7 @@ fn build_documents(text: &str, options: Options) -> Result<Vec<DocBuild>, StoreE
                     col,
                     key: None,
                     path,
+                    id,
                 });
             }
             Event::SequenceEnd | Event::MappingEnd => {
@@ -312,9 +508,9 @@ fn build_documents(text: &str, options: Options) -> Result<Vec<DocBuild>, StoreE
                     .pop()
                     .ok_or_else(|| perr("unbalanced collection end"))?;
                 let node = if frame.is_map {
-                    Node::Map(frame.coll)
+                    Node::Map(Box::new(frame.coll))
                 } else {
-                    Node::Seq(frame.coll)
+                    Node::Seq(Box::new(frame.coll))
                 };
                 if frame.anchor != 0 {
                     anchors.insert(frame.anchor, node.clone());
@@ -351,7 +547,7 @@ fn register_slot(d: &mut DocBuild, stack: &mut [Frame], pos: Pos) -> Vec<usize> 
         // The value of the pending key: the key already registered its slot.
     } else {
         d.slots.push(Slot {
-            coll_path: top.path.clone(),
+            coll: top.id,
             entry: idx,
             pos,
         });
@@ -379,7 +575,7 @@ fn add_node(
         if is_key || !top.is_map {
             let _ = fresh;
             d.slots.push(Slot {
-                coll_path: top.path.clone(),
+                coll: top.id,
                 entry: top.coll.entries.len(),
                 pos,
             });
@@ -415,7 +611,7 @@ fn attach_node(d: &mut DocBuild, stack: &mut [Frame], node: Node) {
 /// Places the document's comments into its collections, then converts it to a [`Map`].
 fn finish_document(mut d: DocBuild, check_duplicates: bool) -> Result<Map, StoreError> {
     let root = match d.root.take() {
-        None => Node::Map(Coll::default()),
+        None => Node::Map(Box::default()),
         Some(Node::Scalar {
             text,
             style: ScalarStyle::Plain,
@@ -423,7 +619,7 @@ fn finish_document(mut d: DocBuild, check_duplicates: bool) -> Result<Map, Store
             pos,
         }) if matches!(scalar::resolve_plain(&text), Resolved::Null) => {
             let _ = pos;
-            Node::Map(Coll::default())
+            Node::Map(Box::default())
         }
         Some(n @ Node::Map(_)) => n,
         Some(Node::Seq(_)) => {
@@ -452,7 +648,7 @@ fn finish_document(mut d: DocBuild, check_duplicates: bool) -> Result<Map, Store
     if check_duplicates {
         check_dups(&root)?;
     }
-    match convert(&root)? {
+    match convert(root)? {
         Value::Map(m) => Ok(m),
         _ => Err(perr("a top-level mapping is required")),
     }
@@ -487,10 +683,27 @@ fn coll_at<'a>(root: &'a mut Node, path: &[usize]) -> Option<&'a mut Coll> {
 
 fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
     let slots = &d.slots;
-    let cols = &d.cols;
-    for c in comments {
+    let afters: Vec<usize> = comments
+        .iter()
+        .map(|c| slots.partition_point(|s| s.pos.idx < c.pos.idx))
+        .collect();
+    // Runs of own-line comments on consecutive lines split where a line steps left; a
+    // comment after the document's last entry is placed by the end-of-document rule only in
+    // the last such segment.
+    let mut starts = vec![true; comments.len()];
+    for i in 1..comments.len() {
+        let (a, b) = (&comments[i - 1], &comments[i]);
+        if !a.right && !b.right && afters[i - 1] == afters[i] && a.pos.line + 1 == b.pos.line {
+            starts[i] = b.pos.col < a.pos.col;
+        }
+    }
+    let last_start = starts.iter().rposition(|&s| s).unwrap_or(0);
+    // The previous own-line comment: (line, column, slot index after it, in column mode,
+    // its collection).
+    let mut last_own: Option<(usize, usize, usize, bool, Vec<usize>)> = None;
+    for (i, c) in comments.into_iter().enumerate() {
         // Last slot strictly before the comment, first slot after it.
-        let after = slots.partition_point(|s| s.pos.idx < c.pos.idx);
+        let after = afters[i];
         let prev = after.checked_sub(1).map(|i| &slots[i]);
         let next = slots.get(after);
         let right = c.right && prev.is_some_and(|p| p.pos.line == c.pos.line);
@@ -499,22 +712,22 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
                 // After a flow collection: the comment of the outermost flow collection,
                 // which sops puts before its first element.
                 let mut flow_len = None;
-                for len in (1..=p.coll_path.len()).rev() {
-                    if d.flows.contains(&p.coll_path[..len]) {
+                for len in (1..=d.paths[p.coll].len()).rev() {
+                    if d.infos[prefix_id(d, p.coll, len)].flow {
                         flow_len = Some(len);
                     } else {
                         break;
                     }
                 }
                 if let Some(len) = flow_len {
-                    if let Some(coll) = coll_at(root, &p.coll_path[..len]) {
+                    if let Some(coll) = coll_at(root, &d.paths[p.coll][..len]) {
                         if let Some(e) = coll.entries.first_mut() {
                             e.before.push(c.text);
                             continue;
                         }
                     }
                 }
-                if let Some(coll) = coll_at(root, &p.coll_path) {
+                if let Some(coll) = coll_at(root, &d.paths[p.coll]) {
                     if let Some(e) = coll.entries.get_mut(p.entry) {
                         e.before.push(c.text);
                         continue;
@@ -525,7 +738,7 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
         // A same-line comment after syntax only (`- # c`): it leads the next entry.
         if c.right {
             if let Some(n) = next {
-                if let Some(coll) = coll_at(root, &n.coll_path) {
+                if let Some(coll) = coll_at(root, &d.paths[n.coll]) {
                     if let Some(e) = coll.entries.get_mut(n.entry) {
                         e.before.push(c.text);
                         continue;
@@ -533,35 +746,46 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
                 }
             }
         }
-        // Own-line comment.
+        // Own-line comment. Once a run of comment lines steps left, the rest of the run is
+        // placed by column (yaml.v3 splits it into foot comments of the enclosing levels).
+        let run = last_own
+            .as_ref()
+            .filter(|(line, _, slot, _, _)| line + 1 == c.pos.line && *slot == after);
+        let column_mode = run.is_some_and(|(_, col, _, mode, _)| *mode || *col > c.pos.col);
+        let same_as_last = run
+            .filter(|(_, col, _, mode, _)| *mode && *col < c.pos.col)
+            .map(|(.., t)| t.clone());
         let target: Vec<usize> = match (prev, next) {
-            (None, Some(n)) => n.coll_path.clone(),
+            (None, Some(n)) => d.paths[n.coll].clone(),
             (None, None) => Vec::new(),
-            (Some(p), next) => {
-                // Innermost open collection (ancestors of prev's collection) whose column is
-                // at most the comment's column.
-                let mut chosen: Vec<usize> = Vec::new();
-                for len in (0..=p.coll_path.len()).rev() {
-                    let path = &p.coll_path[..len];
-                    let col = cols.get(path).copied().unwrap_or(0);
-                    if col <= c.pos.col || len == 0 {
-                        chosen = path.to_vec();
-                        break;
-                    }
-                }
-                match next {
-                    Some(n) if !p.coll_path.starts_with(&n.coll_path) => n.coll_path.clone(),
-                    Some(n) if cols.get(&n.coll_path) == Some(&c.pos.col) => n.coll_path.clone(),
-                    Some(n) if n.coll_path.len() > chosen.len() => n.coll_path.clone(),
-                    _ => chosen,
+            _ if same_as_last.is_some() => same_as_last.unwrap_or_default(),
+            (Some(p), None) if i >= last_start => end_of_document_target(d, p.coll, c.pos.col),
+            (Some(p), None) if !column_mode => innermost_block(d, p.coll).to_vec(),
+            (Some(p), next) if column_mode => by_column(d, p, next, c.pos.col),
+            (Some(p), Some(n)) => {
+                // At the column of the next key or dash: a head comment of what follows.
+                // Anywhere else: a foot comment of the innermost block collection that holds
+                // the previous entry (yaml.v3 + sops, whatever the indentation).
+                let info = &d.infos[n.coll];
+                let next_col = if info.flow || info.is_map {
+                    n.pos.col
+                } else {
+                    info.src_col
+                };
+                if c.pos.col == next_col && !info.flow {
+                    d.paths[n.coll].clone()
+                } else {
+                    innermost_block(d, p.coll).to_vec()
                 }
             }
+            (Some(p), None) => end_of_document_target(d, p.coll, c.pos.col),
         };
+        last_own = Some((c.pos.line, c.pos.col, after, column_mode, target.clone()));
         let Some(coll) = coll_at(root, &target) else {
             continue;
         };
         match next {
-            Some(n) if n.coll_path == target => {
+            Some(n) if d.paths[n.coll] == target => {
                 if let Some(e) = coll.entries.get_mut(n.entry) {
                     e.before.push(c.text);
                 } else {
@@ -573,11 +797,95 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
     }
 }
 
+/// A comment's collection by its column: the innermost open collection (an ancestor of the
+/// previous entry's) whose column is at most the comment's, unless the next entry's
+/// collection fits better.
+fn by_column(d: &DocBuild, p: &Slot, next: Option<&Slot>, col: usize) -> Vec<usize> {
+    let mut chosen: Vec<usize> = Vec::new();
+    for len in (0..=d.paths[p.coll].len()).rev() {
+        let path = &d.paths[p.coll][..len];
+        if d.infos[prefix_id(d, p.coll, len)].col <= col || len == 0 {
+            chosen = path.to_vec();
+            break;
+        }
+    }
+    match next {
+        Some(n) if !d.paths[p.coll].starts_with(&d.paths[n.coll]) => d.paths[n.coll].clone(),
+        Some(n) if d.infos[n.coll].col == col => d.paths[n.coll].clone(),
+        Some(n) if d.paths[n.coll].len() > chosen.len() => d.paths[n.coll].clone(),
+        _ => chosen,
+    }
+}
+
+/// The id of the ancestor of collection `id` (or itself) whose path has `len` steps.
+fn prefix_id(d: &DocBuild, mut id: usize, len: usize) -> usize {
+    while d.paths[id].len() > len {
+        match d.infos[id].parent {
+            Some(p) => id = p,
+            None => break,
+        }
+    }
+    id
+}
+
+/// The longest prefix of collection `id`'s path made of block collections only.
+fn innermost_block(d: &DocBuild, id: usize) -> &[usize] {
+    let path = &d.paths[id];
+    let len = (1..=path.len())
+        .find(|&len| d.infos[prefix_id(d, id, len)].flow)
+        .map_or(path.len(), |flow| flow - 1);
+    &path[..len]
+}
+
+/// Where an own-line comment after the document's last entry lands, as sops 3.11 places it
+/// (found by experiment): in the innermost open block collection when the comment is at or
+/// right of its column; else in the deepest open mapping at exactly the comment's column (a
+/// sequence at that column gives its nearest enclosing mapping); else in the root mapping.
+fn end_of_document_target(d: &DocBuild, prev: usize, col: usize) -> Vec<usize> {
+    let inner = innermost_block(d, prev);
+    let info = |len: usize| {
+        let i = &d.infos[prefix_id(d, prev, len)];
+        (!i.flow).then_some((i.src_col, i.is_map))
+    };
+    if info(inner.len()).is_none_or(|(c, _)| col >= c) {
+        return inner.to_vec();
+    }
+    for len in (0..inner.len()).rev() {
+        match info(len) {
+            Some((c, true)) if c == col => return inner[..len].to_vec(),
+            Some((c, false)) if c == col => {
+                let map = (0..len)
+                    .rev()
+                    .find(|&l| matches!(info(l), Some((_, true))))
+                    .unwrap_or(0);
+                return inner[..map].to_vec();
+            }
+            _ => {}
+        }
+    }
+    Vec::new()
+}
+
 fn check_dups(node: &Node) -> Result<(), StoreError> {
     match node {
         Node::Scalar { .. } => Ok(()),
         Node::Seq(c) => c.entries.iter().try_for_each(|e| check_dups(&e.value)),
         Node::Map(c) => {
+            c.entries.iter().try_for_each(|e| check_dups(&e.value))?;
+            // Fast check first (no hashing): sorted keys, adjacent equal ones.
+            let mut keys: Vec<&str> = c
+                .entries
+                .iter()
+                .filter_map(|e| match &e.key {
+                    Some(Node::Scalar { text, .. }) => Some(text.as_str()),
+                    _ => None,
+                })
+                .collect();
+            keys.sort_unstable();
+            if keys.windows(2).all(|w| w[0] != w[1]) {
+                return Ok(());
+            }
+            // A duplicate: find the first one in document order for the message.
             let mut seen: HashMap<&str, usize> = HashMap::new();
             for e in &c.entries {
                 if let Some(Node::Scalar { text, pos, .. }) = &e.key {
@@ -589,54 +897,54 @@ fn check_dups(node: &Node) -> Result<(), StoreError> {
                     }
                     seen.insert(text, pos.line);
                 }
-                check_dups(&e.value)?;
             }
             Ok(())
         }
     }
 }
 
-fn convert(node: &Node) -> Result<Value, StoreError> {
+/// Converts the node tree to values, moving the scalar texts (no copies).
+fn convert(node: Node) -> Result<Value, StoreError> {
     match node {
         Node::Scalar {
             text,
             style,
             tag,
             pos,
-        } => scalar_value(text, *style, tag.as_ref(), *pos),
+        } => scalar_value(text, style, tag.as_deref(), pos),
         Node::Seq(c) => {
-            let mut out = Vec::with_capacity(c.entries.len());
-            for e in &c.entries {
-                out.extend(e.before.iter().map(|t| Value::Comment(t.clone())));
-                out.push(convert(&e.value)?);
+            let mut out = Vec::with_capacity(c.entries.len() + c.trailing.len());
+            for e in c.entries {
+                out.extend(e.before.into_iter().map(Value::Comment));
+                out.push(convert(e.value)?);
             }
-            out.extend(c.trailing.iter().map(|t| Value::Comment(t.clone())));
+            out.extend(c.trailing.into_iter().map(Value::Comment));
             Ok(Value::Seq(out))
         }
         Node::Map(c) => {
-            let mut out = Vec::with_capacity(c.entries.len());
-            for e in &c.entries {
-                out.extend(e.before.iter().map(|t| Item::Comment(t.clone())));
-                let key = match &e.key {
+            let mut out = Vec::with_capacity(c.entries.len() + c.trailing.len());
+            for e in c.entries {
+                out.extend(e.before.into_iter().map(Item::Comment));
+                let key = match e.key {
                     Some(k) => key_string(k)?,
                     None => return Err(perr("mapping entry without key")),
                 };
-                out.push(Item::Entry(key, convert(&e.value)?));
+                out.push(Item::Entry(key, convert(e.value)?));
             }
-            out.extend(c.trailing.iter().map(|t| Item::Comment(t.clone())));
+            out.extend(c.trailing.into_iter().map(Item::Comment));
             Ok(Value::Map(Map(out)))
         }
     }
 }
 
-fn key_string(k: &Node) -> Result<String, StoreError> {
+fn key_string(k: Node) -> Result<String, StoreError> {
     match k {
         Node::Scalar {
             text,
             style,
             tag,
             pos,
-        } => match scalar_value(text, *style, tag.as_ref(), *pos)? {
+        } => match scalar_value(text, style, tag.as_deref(), pos)? {
             Value::Str(s) => Ok(s),
             other => Err(StoreError::NonStringKey(format!(
                 "{} at line {}",
@@ -644,20 +952,19 @@ fn key_string(k: &Node) -> Result<String, StoreError> {
                 pos.line
             ))),
         },
-        Node::Map(c) | Node::Seq(c) => Err(StoreError::NonStringKey(format!(
-            "{} at line {}",
-            if matches!(k, Node::Map(_)) {
-                "mapping"
-            } else {
-                "sequence"
-            },
+        Node::Map(c) => Err(StoreError::NonStringKey(format!(
+            "mapping at line {}",
+            c.pos.map_or(0, |p| p.line)
+        ))),
+        Node::Seq(c) => Err(StoreError::NonStringKey(format!(
+            "sequence at line {}",
             c.pos.map_or(0, |p| p.line)
         ))),
     }
 }
 
 fn scalar_value(
-    text: &str,
+    text: String,
     style: ScalarStyle,
     tag: Option<&Tag>,
     pos: Pos,
@@ -670,9 +977,11 @@ fn scalar_value(
         };
         if let Some(core) = core {
             return match core {
-                "str" => Ok(Value::Str(text.to_owned())),
+                "str" => Ok(Value::Str(text)),
                 "binary" => {
-                    let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+                    // Go's base64 decoder skips CR and LF only.
+                    let clean: String =
+                        text.chars().filter(|c| !matches!(c, '\n' | '\r')).collect();
                     let bytes = base64::engine::general_purpose::STANDARD
                         .decode(clean.as_bytes())
                         .map_err(|_| perr(format!("line {}: invalid !!binary data", pos.line)))?;
@@ -682,7 +991,7 @@ fn scalar_value(
                     })
                 }
                 "int" | "float" | "bool" | "null" | "timestamp" => {
-                    let v = resolved_value(scalar::resolve_plain(text), text, pos)?;
+                    let v = resolved_value(scalar::resolve_plain(&text), text, pos)?;
                     let ok = match (core, &v) {
                         ("int", Value::Int(_))
                         | ("float", Value::Float(_))
@@ -704,21 +1013,21 @@ fn scalar_value(
                     }
                 }
                 // `!!merge`, `!!map`, `!!seq` on a scalar and other core tags: the text.
-                _ => Ok(Value::Str(text.to_owned())),
+                _ => Ok(Value::Str(text)),
             };
         }
         // Custom and non-specific tags: the text as a string.
-        return Ok(Value::Str(text.to_owned()));
+        return Ok(Value::Str(text));
     }
     if style != ScalarStyle::Plain {
-        return Ok(Value::Str(text.to_owned()));
+        return Ok(Value::Str(text));
     }
-    resolved_value(scalar::resolve_plain(text), text, pos)
+    resolved_value(scalar::resolve_plain(&text), text, pos)
 }
 
-fn resolved_value(r: Resolved, text: &str, pos: Pos) -> Result<Value, StoreError> {
+fn resolved_value(r: Resolved, text: String, pos: Pos) -> Result<Value, StoreError> {
     Ok(match r {
-        Resolved::Str | Resolved::Merge => Value::Str(text.to_owned()),
+        Resolved::Str | Resolved::Merge => Value::Str(text),
         Resolved::Null => Value::Null,
         Resolved::Bool(b) => Value::Bool(b),
         Resolved::Int(i) => Value::Int(i),
@@ -739,13 +1048,33 @@ fn resolved_value(r: Resolved, text: &str, pos: Pos) -> Result<Value, StoreError
 
 /// Emits documents as sops does: one block mapping per document, `---` between documents.
 pub fn emit(branches: &[Map], opts: &StoreOptions) -> Result<Vec<u8>, StoreError> {
+    emit_with_trailer(branches, None, opts)
+}
+
+/// Like [`emit`], with `trailer` written as the last item of every document (the `sops`
+/// metadata entry, without copying the documents to append it).
+pub fn emit_with_trailer(
+    branches: &[Map],
+    trailer: Option<&Item>,
+    opts: &StoreOptions,
+) -> Result<Vec<u8>, StoreError> {
     let mut e = Emitter::new(opts)?;
+    let trailer_size = match trailer {
+        Some(Item::Entry(k, v)) => k.len() + value_size_hint(v, 1),
+        _ => 0,
+    };
+    e.out.reserve(
+        branches
+            .iter()
+            .map(|b| map_size_hint(b, 0) + trailer_size)
+            .sum::<usize>(),
+    );
     for (i, b) in branches.iter().enumerate() {
         if i > 0 {
             e.write_indent(0);
             e.write_indicator("---", true, false, false);
         }
-        e.document(b);
+        e.document(b, trailer);
     }
     Ok(e.out.into_bytes())
 }
@@ -754,7 +1083,7 @@ pub fn emit(branches: &[Map], opts: &StoreOptions) -> Result<Vec<u8>, StoreError
 pub fn emit_value(value: &Value, opts: &StoreOptions) -> Result<Vec<u8>, StoreError> {
     let mut e = Emitter::new(opts)?;
     match value {
-        Value::Map(m) => e.document(m),
+        Value::Map(m) => e.document(m, None),
         Value::Comment(_) => {
             return Err(StoreError::Unrepresentable {
                 format: "yaml",
@@ -767,6 +1096,29 @@ pub fn emit_value(value: &Value, opts: &StoreOptions) -> Result<Vec<u8>, StoreEr
         }
     }
     Ok(e.out.into_bytes())
+}
+
+/// About how many bytes the block layout of `m` at `depth` takes (to size the output once).
+fn map_size_hint(m: &Map, depth: usize) -> usize {
+    m.0.iter()
+        .map(|i| match i {
+            Item::Comment(c) => c.len() + 4 * depth + 2,
+            Item::Entry(k, v) => k.len() + 4 * depth + 3 + value_size_hint(v, depth + 1),
+        })
+        .sum()
+}
+
+fn value_size_hint(v: &Value, depth: usize) -> usize {
+    match v {
+        Value::Map(m) => map_size_hint(m, depth),
+        Value::Seq(s) => s
+            .iter()
+            .map(|e| 4 * depth + 3 + value_size_hint(e, depth + 1))
+            .sum(),
+        Value::Str(s) | Value::Comment(s) => s.len() + 2,
+        Value::Bytes(b) => b.len() / 3 * 4 + 12,
+        _ => 24,
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -840,9 +1192,7 @@ impl Emitter {
         if need_ws && !self.whitespace {
             self.put(' ');
         }
-        for c in ind.chars() {
-            self.put(c);
-        }
+        self.put_str(ind);
         self.whitespace = is_ws;
         self.indention = self.indention && is_indention;
     }
@@ -855,9 +1205,7 @@ impl Emitter {
                 self.write_indent(indent);
             }
             first = false;
-            for c in line.chars() {
-                self.put(c);
-            }
+            self.put_str(line);
             self.indention = false;
             self.put_break();
         }
@@ -887,8 +1235,8 @@ impl Emitter {
         }
     }
 
-    fn document(&mut self, m: &Map) {
-        let has_entries = m.0.iter().any(|i| matches!(i, Item::Entry(..)));
+    fn document(&mut self, m: &Map, trailer: Option<&Item>) {
+        let has_entries = trailer.is_some() || m.0.iter().any(|i| matches!(i, Item::Entry(..)));
         if !has_entries {
             let c: Vec<&str> =
                 m.0.iter()
@@ -902,7 +1250,7 @@ impl Emitter {
             self.write_indicator("{", true, true, false);
             self.write_indicator("}", false, false, false);
         } else {
-            self.block_map(m, -1, Ctx::Root);
+            self.block_map(m, -1, Ctx::Root, trailer);
         }
         self.write_indent(0);
     }
@@ -910,7 +1258,7 @@ impl Emitter {
     fn node(&mut self, v: &Value, parent: isize, ctx: Ctx) {
         match v {
             Value::Map(m) if m.0.iter().any(|i| matches!(i, Item::Entry(..))) => {
-                self.block_map(m, parent, ctx);
+                self.block_map(m, parent, ctx, None);
             }
             Value::Seq(s) if s.iter().any(|i| !matches!(i, Value::Comment(_))) => {
                 self.block_seq(s, parent, ctx);
@@ -939,11 +1287,11 @@ impl Emitter {
         }
     }
 
-    fn block_map(&mut self, m: &Map, parent: isize, ctx: Ctx) {
+    fn block_map(&mut self, m: &Map, parent: isize, ctx: Ctx, trailer: Option<&Item>) {
         let indent = self.increase(parent, ctx, false);
         let mut pending: Vec<&str> = Vec::new();
         let mut first = true;
-        for item in &m.0 {
+        for item in m.0.iter().chain(trailer) {
             match item {
                 Item::Comment(c) => pending.push(c),
                 Item::Entry(k, v) => {
@@ -976,19 +1324,41 @@ impl Emitter {
     fn block_seq(&mut self, s: &[Value], parent: isize, ctx: Ctx) {
         let indent = self.increase(parent, ctx, false);
         let mut pending: Vec<&str> = Vec::new();
-        for item in s {
+        // A nested sequence's head comments were written before the outer `- ` indicator.
+        let skip = if ctx == Ctx::SeqItem {
+            s.iter()
+                .take_while(|i| matches!(i, Value::Comment(_)))
+                .count()
+        } else {
+            0
+        };
+        for item in &s[skip..] {
             match item {
                 Value::Comment(c) => pending.push(c),
                 v => {
                     // A mapping item's own head comment (its first key's comments) comes
                     // before the dash too.
-                    if let Value::Map(m) = v {
-                        for i in &m.0 {
-                            match i {
-                                Item::Comment(c) => pending.push(c),
-                                Item::Entry(..) => break,
+                    match v {
+                        Value::Map(m) => {
+                            for i in &m.0 {
+                                match i {
+                                    Item::Comment(c) => pending.push(c),
+                                    Item::Entry(..) => break,
+                                }
                             }
                         }
+                        // Likewise a nested block sequence's leading comments.
+                        Value::Seq(inner)
+                            if inner.iter().any(|i| !matches!(i, Value::Comment(_))) =>
+                        {
+                            for i in inner {
+                                match i {
+                                    Value::Comment(c) => pending.push(c),
+                                    _ => break,
+                                }
+                            }
+                        }
+                        _ => {}
                     }
                     self.comments(indent, &pending);
                     pending.clear();
@@ -1001,13 +1371,21 @@ impl Emitter {
         self.comments(indent, &pending);
     }
 
+    /// Appends text without line breaks.
+    fn put_str(&mut self, text: &str) {
+        self.out.push_str(text);
+        self.column += if text.is_ascii() {
+            text.len()
+        } else {
+            text.chars().count()
+        };
+    }
+
     fn plain(&mut self, text: &str) {
         if !text.is_empty() && !self.whitespace {
             self.put(' ');
         }
-        for c in text.chars() {
-            self.put(c);
-        }
+        self.put_str(text);
         self.whitespace = false;
         self.indention = false;
     }
@@ -1195,6 +1573,7 @@ fn is_printable(c: char) -> bool {
         || ((0xE000..=0xFFFD).contains(&u) && u != 0xFEFF)
 }
 
+#[derive(Debug, PartialEq, Eq)]
 struct Analysis {
     block_plain: bool,
     single: bool,
@@ -1210,7 +1589,26 @@ fn analyze(s: &str) -> Analysis {
             block: false,
         };
     }
-    let chars: Vec<char> = s.chars().collect();
+    // Fast path for the common text (words, `ENC[…]` values): printable ASCII without
+    // spaces, starting with a letter or digit, not ending in `:`. Nothing in it restricts any
+    // style: indicators only count first, `:` only before a blank or the end, `#` only after
+    // a blank, and flow indicators not at all in block context.
+    let b = s.as_bytes();
+    if b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1] != b':'
+        && b.iter().all(|&c| c.is_ascii_graphic())
+    {
+        return Analysis {
+            block_plain: true,
+            single: true,
+            block: true,
+        };
+    }
+    analyze_all(s)
+}
+
+/// [`analyze`] without its fast path.
+fn analyze_all(s: &str) -> Analysis {
     let mut block_ind = s.starts_with("---") || s.starts_with("...");
     let mut line_breaks = false;
     let mut special = false;
@@ -1224,10 +1622,12 @@ fn analyze(s: &str) -> Analysis {
     let mut prev_space = false;
     let mut prev_break = false;
     let mut preceded_ws = true;
-    let n = chars.len();
-    for i in 0..n {
-        let c = chars[i];
-        let followed_ws = is_blank_or_end(chars.get(i + 1).copied());
+    let mut chars = s.chars().peekable();
+    let mut i = 0usize;
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        let last = next.is_none();
+        let followed_ws = is_blank_or_end(next);
         if i == 0 {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
@@ -1254,7 +1654,7 @@ fn analyze(s: &str) -> Analysis {
             if i == 0 {
                 leading_space = true;
             }
-            if i == n - 1 {
+            if last {
                 trailing_space = true;
             }
             if prev_break {
@@ -1266,7 +1666,7 @@ fn analyze(s: &str) -> Analysis {
             if i == 0 {
                 leading_break = true;
             }
-            if i == n - 1 {
+            if last {
                 trailing_break = true;
             }
             if prev_space {
@@ -1279,6 +1679,7 @@ fn analyze(s: &str) -> Analysis {
             prev_break = false;
         }
         preceded_ws = is_blank_or_end(Some(c));
+        i += 1;
     }
     let mut a = Analysis {
         block_plain: true,
@@ -2530,6 +2931,27 @@ lastmodified: '2019-08-29T22:42:03Z'\n    version: 3.7.1\n";
                 prop_assert!(back.is_ok(), "{:?}\n{}", back, String::from_utf8_lossy(&out));
                                 prop_assert_eq!(back.unwrap(), vec![as_sops_reads(&doc)], "{}", String::from_utf8_lossy(&out));
             }
+        }
+    }
+
+    #[test]
+    fn analysis_fast_path_agrees_with_the_full_analysis() {
+        // Every printable ASCII string of up to 3 characters, and ENC-like texts.
+        let alphabet: Vec<char> = (0x20u8..0x7f).map(char::from).collect();
+        let mut texts: Vec<String> = Vec::new();
+        for a in &alphabet {
+            texts.push(a.to_string());
+            for b in &alphabet {
+                texts.push(format!("{a}{b}"));
+                for c in ['a', ':', '#', ' ', '-', '[', ',', '.', '\'', '"', '!', '&'] {
+                    texts.push(format!("{a}{b}{c}"));
+                }
+            }
+        }
+        texts.push("ENC[AES256_GCM,data:q+/=,iv:Zm9v,tag:YmFy,type:str]".into());
+        texts.push("a:b#c[d]{e},f".into());
+        for t in &texts {
+            assert_eq!(analyze(t), analyze_all(t), "{t:?}");
         }
     }
 }
