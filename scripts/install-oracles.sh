@@ -19,6 +19,21 @@ die() {
   exit 1
 }
 
+# --- /dev/null -------------------------------------------------------------------------------
+# Some container images ship /dev/null as a regular file: whatever one process throws away
+# there, the next one reads back as its "empty" stdin (cargo's rustc target probe then fails on
+# text from build scripts). Put the character device back when we are allowed to.
+if [ ! -c /dev/null ]; then
+  if [ "$(id -u)" -eq 0 ] && mknod -m 666 /dev/null.ccsecrets c 1 3 2>/dev/null &&
+    mv -f /dev/null.ccsecrets /dev/null; then
+    say "/dev/null was a regular file; replaced it with the null device"
+  else
+    rm -f /dev/null.ccsecrets 2>/dev/null || true
+    say "WARNING: /dev/null is not a character device and could not be replaced; builds and tests that read it may see stray data"
+    : >/dev/null
+  fi
+fi
+
 # --- Debian packages -------------------------------------------------------------------------
 # command -> package
 declare -A pkg_for=(

@@ -6,10 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+
+scripts/install-oracles.sh # also repairs a /dev/null that is a regular file
 # Nothing here reads the terminal; a CI runner's stdin must not leak into rustc or the tests.
 exec </dev/null
-
-scripts/install-oracles.sh
 
 export PATH="$root/.venv/bin:$PATH"
 export SOPS_DISABLE_VERSION_CHECK=1
@@ -32,8 +32,9 @@ cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test (build)"
-# cargo caches rustc's target probe in target/.rustc_info.json; one CI run failed on a
-# garbled cached probe, so a failed build is retried once with that cache dropped.
+# cargo caches rustc's target probe in target/.rustc_info.json. On a machine whose /dev/null is
+# a regular file that probe once read build-script output as its source and the failure was
+# cached; a failed build is retried once with that cache dropped.
 if ! cargo test --workspace --locked --no-run "$@"; then
   echo "test build failed; retrying once without target/.rustc_info.json" >&2
   rm -f target/.rustc_info.json

@@ -9,20 +9,7 @@ use std::path::PathBuf;
 use ccsecrets_tests::{fixture, run, Sandbox};
 
 /// Cases left out, with the reason.
-const KNOWN: &[(&str, &str, &str)] = &[
-    (
-        "crlf.enc.env",
-        "yaml",
-        "a last comment ending in CR: yaml.v3 ends the document there without the final \
-         newline; our YAML emitter writes it (YAML store issue)",
-    ),
-    (
-        "app.enc.ini",
-        "yaml",
-        "an INI key with several comment lines above it: yaml.v3 prefixes every line after the \
-     first with `# `; our YAML emitter writes the later lines bare (YAML store issue)",
-    ),
-];
+const KNOWN: &[(&str, &str, &str)] = &[];
 
 fn sources() -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(fixture("sops"))

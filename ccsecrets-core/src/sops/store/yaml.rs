@@ -1198,15 +1198,41 @@ impl Emitter {
     }
 
     fn write_comment(&mut self, indent: isize, comment: &str) {
-        // Each line of a comment starts at the current indentation.
-        let mut first = true;
-        for line in comment.split('\n') {
-            if !first {
+        // As yaml.v3 writes a comment: every line with text starts at the current indentation
+        // and gets a `# ` prefix unless it already starts with `#` (comments converted from
+        // INI/dotenv may hold `;` lines); empty lines stay empty. Line breaks are yaml.v3's
+        // (LF, CR, NEL, LS, PS; all but LF are copied as they are), and a final break is added
+        // only when the comment does not end in one.
+        let mut after_break = false;
+        let mut pound = false;
+        for c in comment.chars() {
+            if matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}') {
+                if c == '\n' {
+                    self.put_break();
+                } else {
+                    self.out.push(c);
+                    self.column = 0;
+                    self.indention = true;
+                }
+                after_break = true;
+                pound = false;
+                continue;
+            }
+            if after_break {
                 self.write_indent(indent);
             }
-            first = false;
-            self.put_str(line);
+            if !pound {
+                if c != '#' {
+                    self.put_str("# ");
+                }
+                pound = true;
+            }
+            self.out.push(c);
+            self.column += 1;
             self.indention = false;
+            after_break = false;
+        }
+        if !after_break {
             self.put_break();
         }
         self.whitespace = true;
