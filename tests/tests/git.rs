@@ -447,6 +447,208 @@ fn history_walk_visits_every_reachable_blob_once_with_its_first_commit() {
     }
 }
 
+/// A long history (more commits than one walker thread takes, so the walk is split into
+/// stretches on any machine with two or more cores), made with `git fast-import`: nested
+/// directories that change a file at a time, a blob deleted and re-added hundreds of commits
+/// later, a merge whose resolution alone holds a file, and tree entries whose names make one
+/// entry's bytes run into the next tree's unchanged tail. git is the oracle for every answer.
+#[test]
+fn history_walk_over_a_long_split_history_matches_git() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.work().join("long");
+    std::fs::create_dir_all(&dir).unwrap();
+    let g = |args: &[&str]| git(&sandbox, &dir, args);
+    g(&["init", "-q"]);
+
+    let mut stream: Vec<u8> = Vec::new();
+    let mut mark = 0usize;
+    let mut commit = |stream: &mut Vec<u8>,
+                      parents: &[usize],
+                      message: &str,
+                      ops: &[(&str, Option<String>)]| {
+        mark += 1;
+        let t = 1_700_000_000 + 60 * mark;
+        stream.extend_from_slice(
+            format!("commit refs/heads/main\nmark :{mark}\ncommitter T <t@example.invalid> {t} +0000\ndata {}\n{message}\n", message.len()).as_bytes(),
+        );
+        for (n, parent) in parents.iter().enumerate() {
+            let verb = if n == 0 { "from" } else { "merge" };
+            stream.extend_from_slice(format!("{verb} :{parent}\n").as_bytes());
+        }
+        for (path, content) in ops {
+            match content {
+                Some(body) => stream.extend_from_slice(
+                    format!("M 100644 inline {path}\ndata {}\n{body}\n", body.len()).as_bytes(),
+                ),
+                None => stream.extend_from_slice(format!("D {path}\n").as_bytes()),
+            }
+        }
+        mark
+    };
+    let file = |i: usize| format!("d{}/sub{}/f{i:03}.txt", i % 3, i % 2);
+    let initial: Vec<(String, Option<String>)> = (0..60)
+        .map(|i| (file(i), Some(format!("file {i} rev 0\n"))))
+        .collect();
+    let ops: Vec<(&str, Option<String>)> = initial
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.clone()))
+        .collect();
+    let mut head = commit(&mut stream, &[], "initial", &ops);
+    let mut marks = vec![head];
+    for n in 1..700usize {
+        let path = file(n % 60);
+        let body = format!("file {} rev {n}\n", n % 60);
+        let mut ops: Vec<(String, Option<String>)> = vec![(path, Some(body))];
+        match n {
+            50 => ops.push((
+                "old/returning.txt".into(),
+                Some("RETURNING-CONTENT\n".into()),
+            )),
+            60 => ops.push(("old/returning.txt".into(), None)),
+            // Same blob, new path, far later: still attributed to commit 50.
+            600 => ops.push((
+                "new/returned.txt".into(),
+                Some("RETURNING-CONTENT\n".into()),
+            )),
+            100 => {
+                ops.push(("s/b".into(), Some("B\n".into())));
+                ops.push(("s/name2".into(), Some("N\n".into())));
+            }
+            101 => {
+                ops.push(("s/name2".into(), None));
+                ops.push(("s/c100644 name2".into(), Some("N\n".into())));
+            }
+            102 => ops.push(("s/c100644 name2".into(), Some("STRADDLE-CHANGED\n".into()))),
+            103 => ops.push(("s/z".into(), Some("Z-ADDED-LATER\n".into()))),
+            _ => {}
+        }
+        let ops: Vec<(&str, Option<String>)> =
+            ops.iter().map(|(p, c)| (p.as_str(), c.clone())).collect();
+        if n == 500 {
+            // A side commit and a merge whose resolution adds a file neither parent has.
+            let side = commit(
+                &mut stream,
+                &[head],
+                "side",
+                &[("side.txt", Some("side\n".into()))],
+            );
+            let mut merge_ops = ops.clone();
+            merge_ops.push(("side.txt", Some("side\n".into())));
+            merge_ops.push(("merge-only.txt", Some("MERGE-ONLY-CONTENT\n".into())));
+            head = commit(&mut stream, &[head, side], "merge side", &merge_ops);
+        } else {
+            head = commit(&mut stream, &[head], &format!("change {n}"), &ops);
+        }
+        marks.push(head);
+    }
+    let mut import = git_cmd(&sandbox, &dir, &["fast-import", "--quiet"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(import.stdin.as_mut().unwrap(), &stream).unwrap();
+    assert!(import.wait().unwrap().success());
+
+    let repo = Repo::open(&dir).unwrap();
+    let mut seen = Seen::default();
+    let stats = repo
+        .walk_history(&HistoryOptions::default(), &mut seen)
+        .unwrap();
+
+    // Exactly git's reachable blobs, each once.
+    let check = |input: String| {
+        let mut child = git_cmd(&sandbox, &dir, &["cat-file", "--batch-check"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Written from a thread: git answers while it reads, and both pipes must keep moving.
+        let mut stdin = child.stdin.take().unwrap();
+        let writer = std::thread::spawn(move || {
+            std::io::Write::write_all(&mut stdin, input.as_bytes()).unwrap();
+        });
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let objects = g(&["rev-list", "--objects", "--all"]);
+    let ids: String = objects
+        .lines()
+        .map(|l| format!("{}\n", l.split(' ').next().unwrap()))
+        .collect();
+    let expected: BTreeSet<String> = check(ids)
+        .lines()
+        .filter(|l| l.split(' ').nth(1) == Some("blob"))
+        .map(|l| l.split(' ').next().unwrap().to_owned())
+        .collect();
+    let visited: Vec<String> = seen.blobs.iter().map(|b| b.0.to_string()).collect();
+    let unique: BTreeSet<String> = visited.iter().cloned().collect();
+    assert_eq!(visited.len(), unique.len(), "a blob was visited twice");
+    assert_eq!(unique, expected);
+    assert_eq!(stats.commits, 701);
+
+    // Each blob is at its reported path in its reported commit ...
+    let lookups: String = seen
+        .blobs
+        .iter()
+        .map(|b| format!("{}:{}\n", b.2.unwrap(), b.3))
+        .collect();
+    let found: Vec<String> = check(lookups)
+        .lines()
+        .map(|l| l.split(' ').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(found, visited, "a blob is not where the walk says");
+    // ... and that commit introduced it: no parent has it anywhere.
+    let mut parent_blobs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for b in &seen.blobs {
+        let commit = b.2.unwrap().to_string();
+        let parents = g(&["rev-list", "--parents", "-n1", &commit]);
+        for parent in parents.split(' ').skip(1) {
+            let blobs = parent_blobs.entry(parent.to_owned()).or_insert_with(|| {
+                g(&["ls-tree", "-r", parent])
+                    .lines()
+                    .map(|l| l.split(['\t', ' ']).nth(2).unwrap().to_owned())
+                    .collect()
+            });
+            assert!(
+                !blobs.contains(&b.0.to_string()),
+                "{} ({}) is already in a parent of {commit}",
+                b.0,
+                b.3
+            );
+        }
+    }
+
+    let returning = seen.blob_with("RETURNING-CONTENT");
+    assert_eq!(returning.3, "old/returning.txt");
+    let at = |n: usize| g(&["rev-parse", &format!("main~{}", 699 - n)]);
+    assert_eq!(returning.2.unwrap().to_string(), at(50));
+    assert_eq!(seen.blob_with("STRADDLE-CHANGED").3, "s/c100644 name2");
+    assert_eq!(
+        seen.blob_with("STRADDLE-CHANGED").2.unwrap().to_string(),
+        at(102)
+    );
+    assert_eq!(seen.blob_with("Z-ADDED-LATER").3, "s/z");
+    assert_eq!(seen.blob_with("MERGE-ONLY-CONTENT").3, "merge-only.txt");
+
+    // Messages: every commit once, parents first.
+    let position: BTreeMap<String, usize> = seen
+        .messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.1.to_string(), i))
+        .collect();
+    assert_eq!(position.len(), seen.messages.len());
+    assert_eq!(position.len(), stats.commits);
+    for line in g(&["rev-list", "--all", "--parents"]).lines() {
+        let mut ids = line.split(' ');
+        let child = position[ids.next().unwrap()];
+        for parent in ids {
+            assert!(position[parent] < child, "parent after child");
+        }
+    }
+    let _ = marks;
+}
+
 #[test]
 fn index_and_worktree_sources() {
     let sandbox = Sandbox::new();

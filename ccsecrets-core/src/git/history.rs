@@ -104,7 +104,7 @@ pub struct HistoryStats {
     pub commits: usize,
     /// Annotated tags visited.
     pub tags: usize,
-    /// Distinct trees decoded.
+    /// Trees decoded (a tree two walker threads both meet is counted twice).
     pub trees: usize,
     /// Distinct blobs (or files) visited.
     pub blobs: usize,
@@ -147,10 +147,12 @@ pub enum HistoryError {
     },
 }
 
-/// One commit of the walk: its parents inside the walk and its committer time.
+/// One commit of the walk: its parents, committer time, tree and message.
 struct CommitNode {
     parents: Vec<ObjectId>,
     time: i64,
+    tree: ObjectId,
+    message: BString,
 }
 
 impl Repo {
@@ -158,30 +160,162 @@ impl Repo {
     /// any ref (branches, tags, remotes, notes, stash, and a detached HEAD), each blob once
     /// with the first commit and path where it appeared. Commits go parents first (ties: older
     /// committer time first), so "first" is a commit that introduced the blob.
+    ///
+    /// The commits are read once, in that order; then one thread per core (at most four) each
+    /// walk the trees of one stretch of them and report the blobs their stretch introduces,
+    /// while the calling thread reads those blobs and runs the visitor, stretch by stretch in
+    /// walk order, skipping blobs an earlier stretch had.
     pub fn walk_history(
         &self,
         options: &HistoryOptions,
         visitor: &mut dyn HistoryVisitor,
     ) -> Result<HistoryStats, HistoryError> {
         let mut repo = self.repo.clone();
-        // Each tree and blob is read once, so an object cache would only copy them; the pack's
+        // Each tree is read about once, so an object cache would only copy them; the pack's
         // delta-base cache (kept) is what speeds up reading delta chains.
         repo.object_cache_size(None);
-        let mut walk = Walk {
-            repo: &repo,
-            options,
-            visitor,
-            stats: HistoryStats::default(),
-            seen_trees: HashSet::default(),
-            seen_blobs: HashSet::default(),
-            seen_tags: HashSet::default(),
-        };
-        match walk.run() {
-            Ok(ControlFlow::Continue(())) => {}
-            Ok(ControlFlow::Break(())) => walk.stats.stopped = true,
-            Err(e) => return Err(e),
+        let mut stats = HistoryStats::default();
+        let tips = Tips::read(&repo)?;
+        for (id, message) in &tips.tag_messages {
+            stats.tags += 1;
+            let message = HistoryMessage {
+                kind: MessageKind::Tag,
+                id: *id,
+                message: message.as_bstr(),
+            };
+            if visitor.message(&message).is_break() {
+                stats.stopped = true;
+                return Ok(stats);
+            }
         }
-        Ok(walk.stats)
+        let mut commits = commits_parents_first(&repo, tips.commits)?;
+        stats.commits = commits.len();
+
+        // Stretches of at least a few hundred commits, so a small history is one walk.
+        let threads = walk_threads().min(commits.len().div_ceil(256)).max(1);
+        let per = commits.len().div_ceil(threads).max(1);
+        let mut stretches: Vec<Vec<(ObjectId, CommitNode)>> = Vec::with_capacity(threads);
+        while commits.len() > per {
+            let rest = commits.split_off(per);
+            stretches.push(std::mem::replace(&mut commits, rest));
+        }
+        stretches.push(commits);
+        let mut other_tips = Some(tips.others);
+
+        std::thread::scope(|scope| {
+            let count = stretches.len();
+            let mut walkers = Vec::with_capacity(count);
+            for (n, stretch) in stretches.into_iter().enumerate() {
+                // The first stretch is visited as it is walked; later ones queue up meanwhile.
+                let (tx, rx) = if n == 0 {
+                    let (tx, rx) = std::sync::mpsc::sync_channel::<Event>(4096);
+                    (Sender::Bounded(tx), rx)
+                } else {
+                    let (tx, rx) = std::sync::mpsc::channel::<Event>();
+                    (Sender::Unbounded(tx), rx)
+                };
+                let mut repo = repo.clone();
+                repo.object_cache_size(None);
+                let others = if n + 1 == count {
+                    other_tips.take().unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                let handle = scope.spawn(move || {
+                    let mut sink = |event: Event| match tx.send(event) {
+                        Ok(()) => ControlFlow::Continue(()),
+                        Err(_) => ControlFlow::Break(()), // the visitor stopped
+                    };
+                    let mut walk = Walk {
+                        repo: &repo,
+                        sink: &mut sink,
+                        trees: 0,
+                        seen_trees: HashSet::default(),
+                        seen_blobs: HashSet::default(),
+                        last_trees: HashMap::new(),
+                    };
+                    walk.run(stretch, others).map(|_| walk.trees)
+                });
+                walkers.push((rx, handle));
+            }
+
+            let mut seen: HashSet<ObjectId> = HashSet::default();
+            let mut failed = None;
+            let mut walkers = walkers.into_iter();
+            'stretches: for (rx, handle) in walkers.by_ref() {
+                for event in rx.iter() {
+                    let flow = match event {
+                        Event::Message { id, message } => visitor.message(&HistoryMessage {
+                            kind: MessageKind::Commit,
+                            id,
+                            message: message.as_bstr(),
+                        }),
+                        Event::Blob { id, commit, path } => {
+                            match self.read_new_blob(options, &mut seen, &mut stats, id) {
+                                Ok(Some(blob)) => visitor.blob(&HistoryBlob {
+                                    id,
+                                    data: &blob.data,
+                                    commit,
+                                    path: path.as_bstr(),
+                                }),
+                                Ok(None) => ControlFlow::Continue(()),
+                                Err(e) => {
+                                    failed = Some(e);
+                                    ControlFlow::Break(())
+                                }
+                            }
+                        }
+                    };
+                    if flow.is_break() {
+                        stats.stopped = failed.is_none();
+                        drop(rx); // this walker's next send fails and it stops
+                        let _ = handle.join();
+                        break 'stretches;
+                    }
+                }
+                match handle.join().expect("a history walker does not panic") {
+                    Ok(trees) => stats.trees += trees,
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            // Stop the walkers not reached: their channels close, their sends fail.
+            for (rx, handle) in walkers {
+                drop(rx);
+                let _ = handle.join();
+            }
+            match failed {
+                Some(e) => Err(e),
+                None => Ok(stats),
+            }
+        })
+    }
+
+    /// Reads blob `id` unless it was visited already or is over the size limit.
+    fn read_new_blob(
+        &self,
+        options: &HistoryOptions,
+        seen: &mut HashSet<ObjectId>,
+        stats: &mut HistoryStats,
+        id: ObjectId,
+    ) -> Result<Option<gix::Blob<'_>>, HistoryError> {
+        if !seen.insert(id) {
+            return Ok(None);
+        }
+        if let Some(max) = options.max_blob_size {
+            if self.blob_size(id)? > max {
+                stats.skipped_large += 1;
+                return Ok(None);
+            }
+        }
+        let blob = self
+            .repo
+            .find_blob(id)
+            .map_err(|source| HistoryError::Object { id, source })?;
+        stats.blobs += 1;
+        Ok(Some(blob))
     }
 
     /// Visits each distinct blob in the index (staged content, all conflict stages), with the
@@ -326,25 +460,24 @@ fn too_large(options: &HistoryOptions, size: u64) -> bool {
     options.max_blob_size.is_some_and(|max| size > max)
 }
 
-struct Walk<'a> {
-    repo: &'a gix::Repository,
-    options: &'a HistoryOptions,
-    visitor: &'a mut dyn HistoryVisitor,
-    stats: HistoryStats,
-    seen_trees: HashSet<ObjectId>,
-    seen_blobs: HashSet<ObjectId>,
-    seen_tags: HashSet<ObjectId>,
+/// How many threads walk trees: the available cores, at most 4.
+fn walk_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
-impl Walk<'_> {
-    fn object_err(id: ObjectId) -> impl FnOnce(gix::Error) -> HistoryError {
-        move |source| HistoryError::Object { id, source }
-    }
+/// What a history walk starts from: the commits the refs point at (after peeling tags), the
+/// trees and blobs refs point at directly, and the annotated tags' messages.
+struct Tips {
+    commits: Vec<ObjectId>,
+    others: Vec<(ObjectId, Kind, BString)>,
+    tag_messages: Vec<(ObjectId, BString)>,
+}
 
-    fn run(&mut self) -> Result<ControlFlow<()>, HistoryError> {
-        // Tips: every ref's target, plus HEAD (a detached HEAD is in no ref).
+impl Tips {
+    fn read(repo: &gix::Repository) -> Result<Self, HistoryError> {
+        // Every ref's target, plus HEAD (a detached HEAD is in no ref).
         let mut tips: Vec<(ObjectId, BString)> = Vec::new();
-        let platform = self.repo.references().map_err(HistoryError::Refs)?;
+        let platform = repo.references().map_err(HistoryError::Refs)?;
         for reference in platform.all().map_err(HistoryError::Refs)? {
             let reference = reference.map_err(HistoryError::Refs)?;
             // Symbolic refs (`refs/remotes/origin/HEAD`) name refs listed themselves.
@@ -352,68 +485,285 @@ impl Walk<'_> {
                 tips.push((id.to_owned(), reference.name().as_bstr().to_owned()));
             }
         }
-        if let Ok(head) = self.repo.head_id() {
+        if let Ok(head) = repo.head_id() {
             tips.push((head.detach(), BString::from("HEAD")));
         }
 
-        // Peel tags (visiting their messages); sort out commits from trees and blobs.
-        let mut commit_tips: Vec<ObjectId> = Vec::new();
-        let mut other_tips: Vec<(ObjectId, Kind, BString)> = Vec::new();
+        // Peel tags (keeping their messages); sort out commits from trees and blobs.
+        let mut out = Tips {
+            commits: Vec::new(),
+            others: Vec::new(),
+            tag_messages: Vec::new(),
+        };
+        let mut seen_tags: HashSet<ObjectId> = HashSet::default();
         for (mut id, name) in tips {
             loop {
-                let object = self.repo.find_object(id).map_err(Self::object_err(id))?;
+                let object = repo.find_object(id).map_err(object_err(id))?;
                 match object.kind {
                     Kind::Tag => {
                         let tag = object.into_tag();
-                        let decoded = tag.decode().map_err(Self::object_err(id))?;
+                        let decoded = tag.decode().map_err(object_err(id))?;
                         let target = decoded.target();
-                        if self.seen_tags.insert(id) {
-                            self.stats.tags += 1;
-                            let message = HistoryMessage {
-                                kind: MessageKind::Tag,
-                                id,
-                                message: decoded.message,
-                            };
-                            if self.visitor.message(&message).is_break() {
-                                return Ok(ControlFlow::Break(()));
-                            }
+                        if seen_tags.insert(id) {
+                            out.tag_messages.push((id, decoded.message.to_owned()));
                         }
                         id = target;
                     }
                     Kind::Commit => {
-                        commit_tips.push(id);
+                        out.commits.push(id);
                         break;
                     }
                     kind @ (Kind::Tree | Kind::Blob) => {
-                        other_tips.push((id, kind, name));
+                        out.others.push((id, kind, name));
                         break;
                     }
                 }
             }
         }
+        Ok(out)
+    }
+}
 
-        for id in self.commits_parents_first(commit_tips)? {
-            self.stats.commits += 1;
-            let commit = self.repo.find_commit(id).map_err(Self::object_err(id))?;
-            let message = HistoryMessage {
-                kind: MessageKind::Commit,
+fn object_err(id: ObjectId) -> impl FnOnce(gix::Error) -> HistoryError {
+    move |source| HistoryError::Object { id, source }
+}
+
+/// All commits reachable from `tips`, parents before children, older before newer, each with
+/// its tree and message (so a commit is read once).
+fn commits_parents_first(
+    repo: &gix::Repository,
+    tips: Vec<ObjectId>,
+) -> Result<Vec<(ObjectId, CommitNode)>, HistoryError> {
+    let shallow = repo.is_shallow().unwrap_or(false);
+    let mut nodes: HashMap<ObjectId, CommitNode> = HashMap::new();
+    let mut queue = tips;
+    while let Some(id) = queue.pop() {
+        if nodes.contains_key(&id) {
+            continue;
+        }
+        let commit = match repo.find_commit(id) {
+            Ok(c) => c,
+            // The history of a shallow clone ends at its shallow boundary.
+            Err(_) if shallow => continue,
+            Err(source) => return Err(HistoryError::Object { id, source }),
+        };
+        let parents: Vec<ObjectId> = commit.parent_ids().map(|p| p.detach()).collect();
+        let time = commit.time().map_or(0, |t| t.seconds);
+        let tree = commit.tree_id().map_err(object_err(id))?.detach();
+        let message = commit.message_raw().map_err(object_err(id))?.to_owned();
+        queue.extend(parents.iter().copied());
+        nodes.insert(
+            id,
+            CommitNode {
+                parents,
+                time,
+                tree,
+                message,
+            },
+        );
+    }
+
+    // Kahn's algorithm over the parent edges present in the walk.
+    let mut pending: HashMap<ObjectId, usize> = HashMap::with_capacity(nodes.len());
+    let mut children: HashMap<ObjectId, Vec<ObjectId>> = HashMap::new();
+    for (id, node) in &nodes {
+        let mut count = 0;
+        for parent in &node.parents {
+            if nodes.contains_key(parent) {
+                count += 1;
+                children.entry(*parent).or_default().push(*id);
+            }
+        }
+        pending.insert(*id, count);
+    }
+    let mut ready: BinaryHeap<Reverse<(i64, ObjectId)>> = pending
+        .iter()
+        .filter(|(_, count)| **count == 0)
+        .map(|(id, _)| Reverse((nodes[id].time, *id)))
+        .collect();
+    let mut order = Vec::with_capacity(nodes.len());
+    while let Some(Reverse((_, id))) = ready.pop() {
+        order.push(id);
+        for child in children.get(&id).map(Vec::as_slice).unwrap_or_default() {
+            let count = pending.get_mut(child).expect("every child is a node");
+            *count -= 1;
+            if *count == 0 {
+                ready.push(Reverse((nodes[child].time, *child)));
+            }
+        }
+    }
+    Ok(order
+        .into_iter()
+        .map(|id| {
+            let node = nodes.remove(&id).expect("every ordered commit is a node");
+            (id, node)
+        })
+        .collect())
+}
+
+/// A walker thread's end of its channel: the first stretch's is bounded (it is visited as it
+/// is walked), later ones queue up until their turn.
+enum Sender {
+    Bounded(std::sync::mpsc::SyncSender<Event>),
+    Unbounded(std::sync::mpsc::Sender<Event>),
+}
+
+impl Sender {
+    fn send(&self, event: Event) -> Result<(), std::sync::mpsc::SendError<Event>> {
+        match self {
+            Sender::Bounded(tx) => tx.send(event),
+            Sender::Unbounded(tx) => tx.send(event),
+        }
+    }
+}
+
+/// One walker thread: walks the trees of a stretch of commits and reports the commit messages
+/// and the blobs not seen before in its stretch.
+struct Walk<'a> {
+    repo: &'a gix::Repository,
+    sink: &'a mut dyn FnMut(Event) -> ControlFlow<()>,
+    /// Trees decoded.
+    trees: usize,
+    seen_trees: HashSet<ObjectId>,
+    seen_blobs: HashSet<ObjectId>,
+    /// Per directory path, the last tree walked there: the comparand for the next tree at that
+    /// path (see [`Walk::walk_tree`]).
+    last_trees: HashMap<BString, WalkedTree>,
+}
+
+/// What a walker thread hands the visiting thread, in walk order.
+enum Event {
+    /// A commit's message.
+    Message { id: ObjectId, message: BString },
+    /// A blob the walker had not seen before.
+    Blob {
+        id: ObjectId,
+        commit: Option<ObjectId>,
+        path: BString,
+    },
+}
+
+/// A tree whose every entry has been handled (blobs visited, subtrees walked), with the end
+/// offset of each entry in its raw data.
+struct WalkedTree {
+    data: Vec<u8>,
+    ends: Vec<u32>,
+}
+
+/// One raw tree entry: its kind, name and object id.
+struct RawEntry<'a> {
+    kind: Option<EntryKind>,
+    name: &'a [u8],
+    oid: &'a gix::hash::oid,
+}
+
+/// Parses the tree entry at the start of `data` (`<octal mode> <name>\0<id>`); returns it and
+/// its length. `kind` is `None` for a mode git does not write.
+fn raw_entry(data: &[u8], hash_len: usize) -> Option<(RawEntry<'_>, usize)> {
+    let space = memchr::memchr(b' ', data)?;
+    let mut mode: u32 = 0;
+    for &d in &data[..space] {
+        if !(b'0'..=b'7').contains(&d) || mode > 0o7_777_777 {
+            return None;
+        }
+        mode = mode * 8 + u32::from(d - b'0');
+    }
+    let nul = space + 1 + memchr::memchr(0, &data[space + 1..])?;
+    let end = nul + 1 + hash_len;
+    let oid = gix::hash::oid::try_from_bytes(data.get(nul + 1..end)?).ok()?;
+    let kind = match mode & 0o170_000 {
+        0o040_000 => Some(EntryKind::Tree),
+        0o100_000 if mode & 0o111 != 0 => Some(EntryKind::BlobExecutable),
+        0o100_000 => Some(EntryKind::Blob),
+        0o120_000 => Some(EntryKind::Link),
+        0o160_000 => Some(EntryKind::Commit),
+        _ => None,
+    };
+    let name = &data[space + 1..nul];
+    Some((RawEntry { kind, name, oid }, end))
+}
+
+/// The length of the longest common prefix of `a` and `b` (compared a block at a time).
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 64;
+    let n = a.len().min(b.len());
+    let mut at = 0;
+    while at + BLOCK <= n && a[at..at + BLOCK] == b[at..at + BLOCK] {
+        at += BLOCK;
+    }
+    at + a[at..n]
+        .iter()
+        .zip(&b[at..n])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// The length of the longest common suffix of `a` and `b`.
+fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 64;
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[a.len() - n..], &b[b.len() - n..]);
+    let mut len = 0;
+    while len + BLOCK <= n && a[n - len - BLOCK..n - len] == b[n - len - BLOCK..n - len] {
+        len += BLOCK;
+    }
+    len + a[..n - len]
+        .iter()
+        .rev()
+        .zip(b[..n - len].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// The byte range of `new` that can differ from the already-walked `last`, aligned to entry
+/// boundaries: `(start, end_in_new, prefix_entries, suffix_start_entry)`, where `last`'s
+/// entries `..prefix_entries` and `suffix_start_entry..` are byte-identical (and identically
+/// placed, counting from the respective ends) in `new`.
+fn changed_span(new: &[u8], last: &WalkedTree) -> (usize, usize, usize, usize) {
+    let old = &last.data;
+    let prefix = common_prefix(new, old);
+    let i = last.ends.partition_point(|&e| e as usize <= prefix);
+    let start = if i == 0 { 0 } else { last.ends[i - 1] as usize };
+    let suffix = common_suffix(&new[start..], &old[start..]);
+    // The first of last's entries (at or after i) from which on all lie wholly in the common
+    // suffix (`j == n` when none does).
+    let begin_of = |k: usize| if k == 0 { 0 } else { last.ends[k - 1] as usize };
+    let (mut lo, mut hi) = (i, last.ends.len());
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if old.len() - begin_of(mid) <= suffix {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    let j = lo;
+    let end = new.len() - (old.len() - begin_of(j));
+    (start, end, i, j)
+}
+
+impl Walk<'_> {
+    fn run(
+        &mut self,
+        commits: Vec<(ObjectId, CommitNode)>,
+        others: Vec<(ObjectId, Kind, BString)>,
+    ) -> Result<ControlFlow<()>, HistoryError> {
+        for (id, node) in commits {
+            let message = Event::Message {
                 id,
-                message: commit.message_raw().map_err(Self::object_err(id))?,
+                message: node.message,
             };
-            if self.visitor.message(&message).is_break() {
+            if (self.sink)(message).is_break() {
                 return Ok(ControlFlow::Break(()));
             }
-            let tree = commit.tree_id().map_err(Self::object_err(id))?.detach();
-            drop(commit);
-            if self.walk_tree(tree, Some(id))?.is_break() {
+            if self.walk_tree(node.tree, Some(id))?.is_break() {
                 return Ok(ControlFlow::Break(()));
             }
         }
-
-        for (id, kind, name) in other_tips {
+        for (id, kind, name) in others {
             let flow = match kind {
                 Kind::Tree => self.walk_tree(id, None)?,
-                _ => self.visit_blob(id, None, name.as_bstr())?,
+                _ => self.visit_blob(id, None, name.as_bstr()),
             };
             if flow.is_break() {
                 return Ok(flow);
@@ -422,61 +772,14 @@ impl Walk<'_> {
         Ok(ControlFlow::Continue(()))
     }
 
-    /// All commits reachable from `tips`, parents before children, older before newer.
-    fn commits_parents_first(&self, tips: Vec<ObjectId>) -> Result<Vec<ObjectId>, HistoryError> {
-        let shallow = self.repo.is_shallow().unwrap_or(false);
-        let mut nodes: HashMap<ObjectId, CommitNode> = HashMap::new();
-        let mut queue = tips;
-        while let Some(id) = queue.pop() {
-            if nodes.contains_key(&id) {
-                continue;
-            }
-            let commit = match self.repo.find_commit(id) {
-                Ok(c) => c,
-                // The history of a shallow clone ends at its shallow boundary.
-                Err(_) if shallow => continue,
-                Err(source) => return Err(HistoryError::Object { id, source }),
-            };
-            let parents: Vec<ObjectId> = commit.parent_ids().map(|p| p.detach()).collect();
-            let time = commit.time().map_or(0, |t| t.seconds);
-            queue.extend(parents.iter().copied());
-            nodes.insert(id, CommitNode { parents, time });
-        }
-
-        // Kahn's algorithm over the parent edges present in the walk.
-        let mut pending: HashMap<ObjectId, usize> = HashMap::with_capacity(nodes.len());
-        let mut children: HashMap<ObjectId, Vec<ObjectId>> = HashMap::new();
-        for (id, node) in &nodes {
-            let mut count = 0;
-            for parent in &node.parents {
-                if nodes.contains_key(parent) {
-                    count += 1;
-                    children.entry(*parent).or_default().push(*id);
-                }
-            }
-            pending.insert(*id, count);
-        }
-        let mut ready: BinaryHeap<Reverse<(i64, ObjectId)>> = pending
-            .iter()
-            .filter(|(_, count)| **count == 0)
-            .map(|(id, _)| Reverse((nodes[id].time, *id)))
-            .collect();
-        let mut order = Vec::with_capacity(nodes.len());
-        while let Some(Reverse((_, id))) = ready.pop() {
-            order.push(id);
-            for child in children.get(&id).map(Vec::as_slice).unwrap_or_default() {
-                let count = pending.get_mut(child).expect("every child is a node");
-                *count -= 1;
-                if *count == 0 {
-                    ready.push(Reverse((nodes[child].time, *child)));
-                }
-            }
-        }
-        Ok(order)
-    }
-
     /// Visits the blobs of a tree not seen before; skips trees seen before (their blobs were
     /// visited with them).
+    ///
+    /// A tree usually differs from the last tree walked at the same path in a few entries (a
+    /// commit changes a file or two), and the rest of its bytes are identical. Entries inside
+    /// the common prefix and suffix of the two trees' raw data are entries of the earlier
+    /// tree, all handled already, so only the span between them is parsed: a full-history
+    /// walk then costs about the size of the changes, not the size of every tree.
     fn walk_tree(
         &mut self,
         root: ObjectId,
@@ -487,16 +790,19 @@ impl Walk<'_> {
             if !self.seen_trees.insert(tree_id) {
                 continue;
             }
-            self.stats.trees += 1;
-            let tree = self
-                .repo
-                .find_tree(tree_id)
-                .map_err(Self::object_err(tree_id))?;
-            let hash_kind = tree.id.kind();
-            let mut blobs: Vec<(ObjectId, BString)> = Vec::new();
-            // Most entries of a large tree were seen with an earlier commit: test the id
-            // before building the path, so unchanged entries cost a hash lookup only.
-            let path_of = |name: &BStr| {
+            self.trees += 1;
+            let mut tree = self.repo.find_tree(tree_id).map_err(object_err(tree_id))?;
+            let hash_len = tree.id.kind().len_in_bytes();
+            let data = tree.take_data();
+            drop(tree);
+            let corrupt = || HistoryError::Object {
+                id: tree_id,
+                source: gix::Error::from_error(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "malformed tree entry",
+                )),
+            };
+            let path_of = |name: &[u8]| {
                 let mut path = BString::from(Vec::with_capacity(prefix.len() + name.len() + 1));
                 path.push_str(&prefix);
                 if !path.is_empty() {
@@ -505,29 +811,53 @@ impl Walk<'_> {
                 path.push_str(name);
                 path
             };
-            // Iterate without decoding the whole tree into a list first.
-            for entry in gix::objs::TreeRefIter::from_bytes(&tree.data, hash_kind) {
-                let entry = entry.map_err(|e| HistoryError::Object {
-                    id: tree_id,
-                    source: gix::Error::from_error(e),
-                })?;
-                match entry.mode.kind() {
+
+            let last = self.last_trees.remove(&prefix);
+            let (start, end, head, tail) = match &last {
+                Some(last) => changed_span(&data, last),
+                None => (0, data.len(), 0, 0),
+            };
+            let mut ends: Vec<u32> = Vec::new();
+            if let Some(last) = &last {
+                ends.reserve(last.ends.len() + 4);
+                ends.extend_from_slice(&last.ends[..head]);
+            }
+            let mut blobs: Vec<(ObjectId, BString)> = Vec::new();
+            let (mut at, mut end, mut keep_tail) = (start, end, last.is_some());
+            while at < end {
+                let (entry, len) = raw_entry(&data[at..], hash_len).ok_or_else(corrupt)?;
+                at += len;
+                if at > end {
+                    // An entry runs into the common suffix (crafted names can do that): its
+                    // bytes there are not entries of the earlier tree, so parse the rest.
+                    end = data.len();
+                    keep_tail = false;
+                }
+                ends.push(u32::try_from(at).map_err(|_| corrupt())?);
+                // Unchanged entries were seen with an earlier tree: test the id before
+                // building the path, so they cost a hash lookup only.
+                match entry.kind.ok_or_else(corrupt)? {
                     EntryKind::Tree => {
                         if !self.seen_trees.contains(entry.oid) {
-                            stack.push((entry.oid.to_owned(), path_of(entry.filename)));
+                            stack.push((entry.oid.to_owned(), path_of(entry.name)));
                         }
                     }
                     EntryKind::Blob | EntryKind::BlobExecutable | EntryKind::Link => {
                         if !self.seen_blobs.contains(entry.oid) {
-                            blobs.push((entry.oid.to_owned(), path_of(entry.filename)));
+                            blobs.push((entry.oid.to_owned(), path_of(entry.name)));
                         }
                     }
                     EntryKind::Commit => {} // a submodule: another repository
                 }
             }
-            drop(tree);
+            if let Some(last) = last.as_ref().filter(|_| keep_tail) {
+                // The suffix entries keep their distance from the end.
+                let shift = |e: u32| (e as usize + data.len() - last.data.len()) as u32;
+                ends.extend(last.ends[tail..].iter().map(|&e| shift(e)));
+            }
+            self.last_trees.insert(prefix, WalkedTree { data, ends });
             for (id, path) in blobs {
-                if self.visit_blob(id, commit, path.as_bstr())?.is_break() {
+                if self.visit_blob(id, commit, path.as_bstr()).is_break() {
                     return Ok(ControlFlow::Break(()));
                 }
             }
@@ -540,24 +870,14 @@ impl Walk<'_> {
         id: ObjectId,
         commit: Option<ObjectId>,
         path: &BStr,
-    ) -> Result<ControlFlow<()>, HistoryError> {
+    ) -> ControlFlow<()> {
         if !self.seen_blobs.insert(id) {
-            return Ok(ControlFlow::Continue(()));
+            return ControlFlow::Continue(());
         }
-        if let Some(max) = self.options.max_blob_size {
-            let header = self.repo.find_header(id).map_err(Self::object_err(id))?;
-            if header.size() > max {
-                self.stats.skipped_large += 1;
-                return Ok(ControlFlow::Continue(()));
-            }
-        }
-        let blob = self.repo.find_blob(id).map_err(Self::object_err(id))?;
-        self.stats.blobs += 1;
-        Ok(self.visitor.blob(&HistoryBlob {
+        (self.sink)(Event::Blob {
             id,
-            data: &blob.data,
             commit,
-            path,
-        }))
+            path: path.to_owned(),
+        })
     }
 }
