@@ -150,7 +150,9 @@ timed() { # NAME REPORT CMD...
     fi
   done
   printf '%-12s %8.2f s  %8.2f s   exit %-3s leaks found: %s\n' "$name" "$best" "$best_cpu" "$status" "$(found "$report")"
+  BEST[$name]=$best
 }
+declare -A BEST=()
 
 echo "tool         best wall    its CPU    result (best of $RUNS runs)"
 timed ccsecrets "$WORK/ccsecrets.json" "$CCSECRETS" check --base "$REPO" --format json
@@ -164,4 +166,10 @@ if [[ -n $KINGFISHER ]]; then
 else
   echo "kingfisher   not installed (pip install kingfisher-bin==2.14.0; set KINGFISHER)"
 fi
+for peer in gitleaks kingfisher; do
+  if [[ -n ${BEST[$peer]:-} ]]; then
+    printf 'ccsecrets/%s wall-time ratio: %.3f (target for gitleaks: <= 0.25)\n' "$peer" \
+      "$(echo "${BEST[ccsecrets]} / ${BEST[$peer]}" | bc -l)"
+  fi
+done
 if [[ ${KEEP:-0} == 1 ]]; then echo "kept: $WORK"; fi
