@@ -86,7 +86,7 @@ fn init_makes_a_repo_sops_opens_with_the_bootstrap_key_and_validate_lists_the_pl
         .chars()
         .chain(hmac.chars())
         .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
-    assert!(plain.contains("registry: []"), "{plain}");
+    assert!(plain.contains("registry: {}"), "{plain}");
     for k in [
         "fullchain",
         "privkey",

@@ -83,7 +83,8 @@ fn expected(instance: &Path) -> Value {
             }),
         );
     }
-    assert_eq!(secrets.len(), 6);
+    assert_eq!(secrets.len(), set.secrets().len());
+    assert!(secrets.len() >= 6, "the six fixed secrets at least");
     assert_eq!(
         secrets["tls/fullchain"]["path"],
         "/var/lib/ci-certs/live/fullchain.pem"
@@ -253,12 +254,9 @@ fn missing_glue_is_a_clear_evaluation_error() {
     );
 }
 
-#[test]
-fn list_items_are_refused_with_a_hint() {
-    let sb = Sandbox::new();
-    let inst = instance_copy(&sb);
-    // Add a registry credential (a list item, which sops-nix cannot address) with the real
-    // sops: decrypt, edit, encrypt again to the same test recipient.
+/// Replaces the example's `registry: []` by `registry` (YAML text at the top level) and
+/// encrypts the file again with the real sops to the example's test recipient.
+fn with_registry(sb: &Sandbox, inst: &Path, registry: &str) {
     let file = inst.join("secrets/secrets.yaml");
     let mut c = sb.sops();
     c.env("SOPS_AGE_KEY_FILE", fixture("keys/key1.txt"))
@@ -266,10 +264,7 @@ fn list_items_are_refused_with_a_hint() {
         .arg(&file);
     let plain = String::from_utf8(ok(run(c, None), "sops decrypt")).unwrap();
     assert!(plain.contains("registry: []"));
-    let plain = plain.replace(
-        "registry: []",
-        "registry:\n    - host: registry.example.org\n      username: u\n      password: p",
-    );
+    let plain = plain.replace("registry: []", registry);
     let plain_file = sb.work().join("plain.yaml");
     std::fs::write(&plain_file, plain).unwrap();
     let mut c = sb.sops();
@@ -281,16 +276,67 @@ fn list_items_are_refused_with_a_hint() {
     .arg(&plain_file);
     let enc = ok(run(c, None), "sops encrypt");
     std::fs::write(&file, enc).unwrap();
+}
+
+#[test]
+fn list_items_are_refused_with_a_hint() {
+    let sb = Sandbox::new();
+    let inst = instance_copy(&sb);
+    // The older list form: sops-nix cannot address a list item.
+    with_registry(
+        &sb,
+        &inst,
+        "registry:\n    - host: registry.example.org\n      username: u\n      password: p",
+    );
     let mut c = sb.ccsecrets();
     c.args(["nix", "--instance"]).arg(&inst);
     let out = run(c, None);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("registry[0].username") && err.contains("extra:"),
+        err.contains("registry[0].username") && err.contains("registry: { LABEL:"),
         "{err}"
     );
     assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn labelled_registry_credentials_are_declared_where_sops_finds_them() {
+    let sb = Sandbox::new();
+    let inst = instance_copy(&sb);
+    with_registry(
+        &sb,
+        &inst,
+        "registry:\n    ghcr:\n        host: ghcr.io\n        username: ci-bot\n        password: REGISTRY-TOKEN",
+    );
+    let mut c = sb.ccsecrets();
+    c.args(["nix", "--instance"]).arg(&inst);
+    let text = ok(run(c, None), "ccsecrets nix");
+    let out = sb.work().join("declarations.nix");
+    std::fs::write(&out, &text).unwrap();
+    let got = eval_json(&sb, &[out.to_str().unwrap()]);
+    let want = expected(&inst);
+    assert_eq!(got, want);
+    let decl = &got["sops"]["secrets"]["registry/ghcr/password"];
+    assert_eq!(decl["key"], "registry/ghcr/password");
+    assert_eq!(decl["path"], "/run/secrets/registry/ghcr/password");
+    assert_eq!(decl["restartUnits"], json!(["cc-ci-drone.service"]));
+    assert!(got["sops"]["secrets"]["registry/ghcr/username"].is_object());
+    assert!(got["sops"]["secrets"].get("registry/ghcr/host").is_none());
+
+    // sops-nix looks a key up by its `/`-separated parts in the mappings: the real sops
+    // finds the value at that same path.
+    let mut c = sb.sops();
+    c.env("SOPS_AGE_KEY_FILE", fixture("keys/key1.txt"))
+        .args([
+            "decrypt",
+            "--extract",
+            r#"["registry"]["ghcr"]["password"]"#,
+        ])
+        .arg(inst.join("secrets/secrets.yaml"));
+    assert_eq!(ok(run(c, None), "sops --extract"), b"REGISTRY-TOKEN");
+    let text = String::from_utf8_lossy(&text);
+    assert!(!text.contains("REGISTRY-TOKEN") && !text.contains("ci-bot"));
 }
 
 #[test]

@@ -483,7 +483,7 @@ fn initial_secrets(domain: &str) -> Result<Map, InitError> {
     doc.push("tls", Value::Map(tls));
     doc.push("drone", Value::Map(drone));
     doc.push("webhook", Value::Map(webhook));
-    doc.push("registry", Value::Seq(Vec::new()));
+    doc.push("registry", Value::Map(Map::new()));
     Ok(doc)
 }
 

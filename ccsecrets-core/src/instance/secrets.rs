@@ -5,8 +5,17 @@
 //! tls:      { fullchain: <PEM, leaf first>, privkey: <PEM> }
 //! drone:    { oauth_client_id: …, oauth_client_secret: …, rpc_secret: <32 hex> }
 //! webhook:  { hmac: <64 hex> }
-//! registry: [ { host: registry.example.org, username: …, password: … } ]   # may be empty
-//! extra:    { NAME: value, … }                                             # optional
+//! registry: { LABEL: { host: registry.example.org, username: …, password: … }, … }  # optional
+//! extra:    { NAME: value, … }                                                        # optional
+//! ```
+//!
+//! `registry` is keyed by a label of your choosing (`ghcr`, `internal`) so that sops-nix can
+//! address each credential (`registry/ghcr/password`). The older list form
+//! (`registry: [ { host: …, username: …, password: … } ]`) is still read and installed, but
+//! sops-nix cannot declare list items, so `ccsecrets nix` refuses it:
+//!
+//! ```yaml
+//! registry: { ghcr: { host: ghcr.io, username: ci-bot, password: … } }
 //! ```
 //!
 //! Any other top-level key is refused, so that a typo (`webhok:`) is caught rather than
@@ -99,14 +108,17 @@ impl InstallTarget {
             },
             n if n.starts_with("drone.") => root(0o400, &["cc-ci-drone.service"]),
             n if n.starts_with("webhook.") => root(0o400, &["cc-ci-bridge.service"]),
-            n if n.starts_with("registry[") => root(0o400, &["cc-ci-drone.service"]),
+            n if n.starts_with("registry[") || n.starts_with("registry.") => {
+                root(0o400, &["cc-ci-drone.service"])
+            }
             _ => root(0o400, &[]),
         }
     }
 }
 
 /// The sops-nix key of a secret: its path in `secrets.yaml` joined by `/`
-/// (`drone.rpc_secret` → `drone/rpc_secret`, `registry[0].password` → `registry/0/password`).
+/// (`drone.rpc_secret` → `drone/rpc_secret`, `registry.ghcr.password` →
+/// `registry/ghcr/password`, `registry[0].password` → `registry/0/password`).
 pub fn sops_nix_key(name: &str) -> String {
     name.replace("].", "/").replace(['[', '.'], "/")
 }
@@ -175,6 +187,8 @@ pub struct Webhook {
 /// Credentials for one container registry.
 #[derive(Debug)]
 pub struct RegistryCredential {
+    /// Its place in `secrets.yaml`: `registry.LABEL` (or `registry[N]` in the list form).
+    pub name: String,
     /// The registry host (`registry.example.org`, `host:5000`); not a secret.
     pub host: String,
     /// User name.
@@ -387,35 +401,43 @@ impl SecretSet {
         let hmac = r.secret(webhook, "hmac", "webhook.hmac");
 
         let mut registry = Vec::new();
+        let mut credential = |r: &mut Reader, name: String, item: &Value| {
+            let Value::Map(m) = item else {
+                r.wrong(&name, "mapping", item);
+                return;
+            };
+            r.only(
+                Some(m),
+                &format!("{name}."),
+                &["host", "username", "password"],
+            );
+            let host = r.string(Some(m), "host", &format!("{name}.host"));
+            let user = r.secret(Some(m), "username", &format!("{name}.username"));
+            let pass = r.secret(Some(m), "password", &format!("{name}.password"));
+            if let (Some(host), Some(username), Some(password)) = (host, user, pass) {
+                registry.push(RegistryCredential {
+                    name,
+                    host,
+                    username,
+                    password,
+                });
+            }
+        };
         match doc.get("registry") {
-            // An absent or null list is an empty list: most instances need no credentials.
+            // Absent or null: no credentials; most instances need none.
             None | Some(Value::Null) => {}
+            Some(Value::Map(m)) => {
+                for (label, item) in m.entries() {
+                    credential(&mut r, format!("registry.{label}"), item);
+                }
+            }
             Some(Value::Seq(items)) => {
                 let entries = items.iter().filter(|v| !matches!(v, Value::Comment(_)));
                 for (i, item) in entries.enumerate() {
-                    let name = format!("registry[{i}]");
-                    let Value::Map(m) = item else {
-                        r.wrong(&name, "mapping", item);
-                        continue;
-                    };
-                    r.only(
-                        Some(m),
-                        &format!("{name}."),
-                        &["host", "username", "password"],
-                    );
-                    let host = r.string(Some(m), "host", &format!("{name}.host"));
-                    let user = r.secret(Some(m), "username", &format!("{name}.username"));
-                    let pass = r.secret(Some(m), "password", &format!("{name}.password"));
-                    if let (Some(host), Some(username), Some(password)) = (host, user, pass) {
-                        registry.push(RegistryCredential {
-                            host,
-                            username,
-                            password,
-                        });
-                    }
+                    credential(&mut r, format!("registry[{i}]"), item);
                 }
             }
-            Some(other) => r.wrong("registry", "sequence", other),
+            Some(other) => r.wrong("registry", "mapping", other),
         }
 
         let mut extra = Vec::new();

@@ -178,17 +178,23 @@ fn registry_and_extra_secrets() {
     d.remove("registry");
     d.push(
         "registry",
-        Value::Seq(vec![
-            map(vec![
-                ("host", s("registry.example.org")),
-                ("username", s("bot")),
-                ("password", s("pw")),
-            ]),
-            map(vec![
-                ("host", s("https://bad")),
-                ("username", s("bot")),
-                ("password", s("")),
-            ]),
+        map(vec![
+            (
+                "ghcr",
+                map(vec![
+                    ("host", s("ghcr.io")),
+                    ("username", s("bot")),
+                    ("password", s("pw")),
+                ]),
+            ),
+            (
+                "bad.label",
+                map(vec![
+                    ("host", s("https://bad")),
+                    ("username", s("bot")),
+                    ("password", s("")),
+                ]),
+            ),
         ]),
     );
     d.push(
@@ -197,6 +203,16 @@ fn registry_and_extra_secrets() {
     );
     let set = SecretSet::from_map(&d).unwrap();
     assert_eq!(set.registry.len(), 2);
+    assert_eq!(set.registry[0].name, "registry.ghcr");
+    assert_eq!(set.registry[0].password.name, "registry.ghcr.password");
+    assert_eq!(
+        set.registry[0].password.target.path.to_str(),
+        Some("/run/secrets/registry/ghcr/password")
+    );
+    assert_eq!(
+        set.registry[0].password.target.restart_units,
+        ["cc-ci-drone.service"]
+    );
     assert_eq!(set.extra[0].name, "extra.smtp_password");
     assert_eq!(
         set.extra[0].target.path.to_str(),
@@ -210,20 +226,45 @@ fn registry_and_extra_secrets() {
     assert_eq!(
         shown,
         [
-            "registry[1].host: error: \"https://bad\" has a URL scheme; give the host name only (`registry.example.org`)",
-            "registry[1].password: error: is empty",
+            "registry.bad.label: error: a registry label must not be empty or contain `.` or `/` (it is a path component of the sops-nix key)",
+            "registry.bad.label.host: error: \"https://bad\" has a URL scheme; give the host name only (`registry.example.org`)",
+            "registry.bad.label.password: error: is empty",
             "extra.empty: warning: is empty",
         ]
     );
+
+    // The older list form is read, with a warning that sops-nix cannot address it.
+    let mut d = doc(&pki());
+    set_path(
+        &mut d,
+        &["registry"],
+        Value::Seq(vec![map(vec![
+            ("host", s("registry.example.org")),
+            ("username", s("bot")),
+            ("password", s("pw")),
+        ])]),
+    );
+    let set = SecretSet::from_map(&d).unwrap();
+    assert_eq!(set.registry[0].password.name, "registry[0].password");
+    let shown: Vec<String> = validate(&set, &ValidateOptions::new(DOMAIN, now()))
+        .findings
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(shown[0].starts_with("registry[0]: warning: is an item of the list form"));
 
     let mut d = doc(&pki());
     set_path(
         &mut d,
         &["registry"],
-        Value::Seq(vec![map(vec![("host", s("r.example"))])]),
+        map(vec![("r", map(vec![("host", s("r.example"))]))]),
     );
     let keys: Vec<String> = model_err(&d).iter().map(|p| p.key().to_owned()).collect();
-    assert_eq!(keys, ["registry[0].username", "registry[0].password"]);
+    assert_eq!(keys, ["registry.r.username", "registry.r.password"]);
+    set_path(&mut d, &["registry"], s("x"));
+    let keys: Vec<String> = model_err(&d).iter().map(|p| p.key().to_owned()).collect();
+    assert_eq!(keys, ["registry"]);
 }
 
 #[test]

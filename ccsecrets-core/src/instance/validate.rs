@@ -183,8 +183,25 @@ pub fn validate(set: &SecretSet, opts: &ValidateOptions) -> Validation {
         }
     }
 
-    for (i, r) in set.registry.iter().enumerate() {
-        let name = format!("registry[{i}].host");
+    for r in &set.registry {
+        match r.name.strip_prefix("registry.") {
+            None => out.push(Finding {
+                severity: Severity::Warning,
+                secret: r.name.clone(),
+                message: "is an item of the list form of `registry`, which sops-nix cannot \
+                          address; key it by a label: `registry: { LABEL: { host, username, \
+                          password } }`"
+                    .into(),
+            }),
+            Some(label) if label.is_empty() || label.contains(['.', '/']) => out.push(error(
+                &r.name,
+                "a registry label must not be empty or contain `.` or `/` (it is a path \
+                 component of the sops-nix key)"
+                    .into(),
+            )),
+            Some(_) => {}
+        }
+        let name = format!("{}.host", r.name);
         if let Some(why) = host_problem(&r.host) {
             out.push(error(&name, why));
         }
@@ -206,12 +223,13 @@ pub fn validate(set: &SecretSet, opts: &ValidateOptions) -> Validation {
 
     // Group by secret, in the model's order (stable within a secret).
     let mut order: Vec<String> = set.secrets().iter().map(|s| s.name.clone()).collect();
-    for i in (0..set.registry.len()).rev() {
+    for r in set.registry.iter().rev() {
         let at = order
             .iter()
-            .position(|n| *n == format!("registry[{i}].username"))
+            .position(|n| *n == format!("{}.username", r.name))
             .unwrap_or(order.len());
-        order.insert(at, format!("registry[{i}].host"));
+        order.insert(at, format!("{}.host", r.name));
+        order.insert(at, r.name.clone());
     }
     let rank = |name: &str| order.iter().position(|n| n == name).unwrap_or(order.len());
     out.sort_by_key(|f| rank(&f.secret));

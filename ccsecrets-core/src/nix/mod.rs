@@ -19,8 +19,9 @@
 //! are `ENC[…]` strings, so the same schema decides which secrets exist.
 //!
 //! sops-nix addresses a nested value with a `/`-separated key (`tls/fullchain`) and walks
-//! mappings only: an item of a YAML list (`registry[0].password`) cannot be declared. Such
-//! a secret is refused ([`NixError::ListItem`]) rather than emitted into glue that would
+//! mappings only: an item of a YAML list (`registry[0].password`, the older registry form)
+//! cannot be declared, while a labelled credential (`registry.ghcr.password`) can. A list
+//! item is refused ([`NixError::ListItem`]) rather than emitted into glue that would
 //! fail at activation.
 
 #[cfg(test)]
@@ -122,8 +123,9 @@ pub enum NixError {
     /// A secret lives in a YAML list, which sops-nix cannot address.
     #[error(
         "`{secret}` is an item of a YAML list; sops-nix looks keys up through mappings only \
-         (`{key}` would fail at activation), so it cannot be declared; see \
-         docs/secrets.md, \"Limitation: registry credentials\""
+         (`{key}` would fail at activation), so it cannot be declared; key the registry by a \
+         label instead, `registry: {{ LABEL: {{ host: …, username: …, password: … }} }}` \
+         (docs/secrets.md, \"Registry credentials\")"
     )]
     ListItem {
         /// The secret (`registry[0].password`).
@@ -133,8 +135,9 @@ pub enum NixError {
     },
     /// A secret's name cannot be turned into a sops-nix key without ambiguity.
     #[error(
-        "`{secret}`: an `extra` secret's name must not contain `.` or `/` (ccsecrets names \
-         are `.`-separated and sops-nix keys `/`-separated, so it would name another path)"
+        "`{secret}`: an `extra` secret's name or a `registry` label must not be empty or \
+         contain `.` or `/` (ccsecrets names are `.`-separated and sops-nix keys \
+         `/`-separated, so it would name another path)"
     )]
     AmbiguousName {
         /// The secret.
@@ -276,7 +279,8 @@ impl Declarations {
 
 /// The sops-nix key of a secret (`tls.fullchain` → `tls/fullchain`), which is also its file
 /// name inside an install generation. Refuses what sops-nix cannot address: an item of a
-/// list (`registry[0].password`, [`NixError::ListItem`]) and an `extra` name holding `.` or
+/// list (`registry[0].password`, [`NixError::ListItem`]), a `registry` label holding `.` or
+/// `/`, and an `extra` name holding `.` or
 /// `/`, or being empty (`extra.db.password` would become `extra/db/password`, another path;
 /// [`NixError::AmbiguousName`]), and a name holding NUL ([`NixError::NulInName`]).
 pub fn secret_key(name: &str) -> Result<String, NixError> {
@@ -297,6 +301,17 @@ pub fn secret_key(name: &str) -> Result<String, NixError> {
             return Err(NixError::AmbiguousName {
                 secret: name.to_owned(),
             });
+        }
+    }
+    if let Some(rest) = name.strip_prefix("registry.") {
+        // `registry.LABEL.FIELD`: the label must be one path component.
+        match rest.rsplit_once('.') {
+            Some((label, _)) if !label.is_empty() && !label.contains(['.', '/']) => {}
+            _ => {
+                return Err(NixError::AmbiguousName {
+                    secret: name.to_owned(),
+                })
+            }
         }
     }
     Ok(key)
