@@ -327,16 +327,24 @@ fn v3_block_scalar(source: &str, span: &Span, literal: bool) -> Result<String, S
 /// The column of the `-` a block sequence starts with: at its start position, or the last
 /// non-blank character before it on the same line.
 fn dash_column(source: &str, span: &Span) -> Option<usize> {
+    indicator_column(source, span, '-')
+}
+
+/// The column of `indicator` (`-` of a block sequence, `?` of a block mapping whose first key
+/// is explicit) when a collection starts with it: at its start position, or as the last
+/// non-blank character before it on the same line (granit-parser starts such collections at
+/// their first content).
+fn indicator_column(source: &str, span: &Span, indicator: char) -> Option<usize> {
     let at = span.start.byte_offset()?;
     let col = span.start.col();
-    if source[at..].starts_with('-') {
+    if source[at..].starts_with(indicator) {
         return Some(col);
     }
     let line_start = source[..at].rfind('\n').map_or(0, |i| i + 1);
     let before = &source[line_start..at];
     let trimmed = before.trim_end_matches(' ');
     let blanks = before.len() - trimmed.len();
-    (trimmed.ends_with('-') && blanks > 0 && col > blanks).then(|| col - blanks - 1)
+    (trimmed.ends_with(indicator) && blanks > 0 && col > blanks).then(|| col - blanks - 1)
 }
 
 fn scan_error(e: &granit_parser::ScanError) -> StoreError {
@@ -436,7 +444,16 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                 let d = cur
                     .as_mut()
                     .ok_or_else(|| perr("scalar outside a document"))?;
-                let pos = pos_of(&span);
+                let mut pos = pos_of(&span);
+                // An explicit key (`? key`) is at its `?`, as yaml.v3 sees it: comments at
+                // that column lead it.
+                if let Some(top) = stack.last() {
+                    if top.is_map && top.key.is_none() && !d.infos[top.id].flow {
+                        if let Some(col) = indicator_column(source, &span, '?') {
+                            pos.col = col;
+                        }
+                    }
+                }
                 let mut text = value.into_owned();
                 if style == ScalarStyle::SingleQuoted {
                     text = fold_unicode_breaks(&text);
@@ -466,10 +483,12 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                 let flow = style == granit_parser::StructureStyle::Flow;
                 // A block sequence's column is its dash's: granit-parser puts the start of an
                 // indentless sequence (`key:\n- a`) at the first item's content instead.
-                let own_col = if !is_map && !flow {
-                    dash_column(source, &span).unwrap_or(pos.col)
-                } else {
-                    pos.col
+                // Likewise a block mapping whose first key is explicit (`? key`) starts at
+                // the `?`.
+                let own_col = match (is_map, flow) {
+                    (false, false) => dash_column(source, &span).unwrap_or(pos.col),
+                    (true, false) => indicator_column(source, &span, '?').unwrap_or(pos.col),
+                    _ => pos.col,
                 };
                 // A mapping that is a sequence item counts as starting at the dash column.
                 let col = match stack.last() {
