@@ -647,6 +647,25 @@ fn history_walk_over_a_long_split_history_matches_git() {
         }
     }
     let _ = marks;
+
+    // Stopping inside a later stretch ends the walk (every walker thread stops and is joined).
+    struct StopAfter(usize);
+    impl HistoryVisitor for StopAfter {
+        fn blob(&mut self, _: &HistoryBlob<'_>) -> ControlFlow<()> {
+            if self.0 == 0 {
+                return ControlFlow::Break(());
+            }
+            self.0 -= 1;
+            ControlFlow::Continue(())
+        }
+    }
+    let total = seen.blobs.len();
+    assert!(total > 750, "{total} blobs");
+    let stats = repo
+        .walk_history(&HistoryOptions::default(), &mut StopAfter(total - 50))
+        .unwrap();
+    assert!(stats.stopped);
+    assert_eq!(stats.blobs, total - 49);
 }
 
 #[test]
