@@ -733,6 +733,37 @@ fn bootstrap_rotation_as_documented() {
         !policy.contains(&old_r) && policy.contains("# bootstrap key 2027"),
         "{policy}"
     );
+    // init declared the old key in instance.nix, so `check` now fails until the declaration
+    // follows the rotation; then it passes.
+    let check = || ccs(&sb, None, &["check", "--instance", i]);
+    let out = check();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("bootstrap-recipient-missing"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let facts = std::fs::read_to_string(inst.join("instance.nix")).unwrap();
+    assert!(
+        facts.contains(&format!("bootstrapRecipient = \"{old_r}\";")),
+        "{facts}"
+    );
+    std::fs::write(inst.join("instance.nix"), facts.replace(&old_r, &new_r)).unwrap();
+    git(
+        &sb,
+        &inst,
+        &[
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@example.invalid",
+            "commit",
+            "-q",
+            "-am",
+            "instance.nix: the new bootstrap recipient",
+        ],
+    );
+    ok(check(), "check after the rotation");
 
     // The warning holds: the first version, from history, still opens with the old key.
     let old_version = sb.dir.path().join("old-version.yaml");
@@ -751,7 +782,7 @@ fn bootstrap_rotation_as_documented() {
     );
     assert_eq!(
         git(&sb, &inst, &["rev-list", "--count", "HEAD"]).trim(),
-        "3"
+        "4"
     );
 }
 

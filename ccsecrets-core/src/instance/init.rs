@@ -217,7 +217,7 @@ pub fn init(opts: &InitOptions) -> Result<Initialized, InitError> {
         fs::create_dir_all(root.join("secrets")).map_err(io(&root.join("secrets")))?;
         fsutil::write_atomic(
             &root.join(FACTS_FILE),
-            instance_nix(&domain).as_bytes(),
+            instance_nix(&domain, &bootstrap).as_bytes(),
             Some(&FileStamp::absent()),
         )?;
         fsutil::write_atomic(
@@ -487,12 +487,17 @@ fn initial_secrets(domain: &str) -> Result<Map, InitError> {
     Ok(doc)
 }
 
-/// The `instance.nix` init writes: an attribute set of literals, as [`Facts::parse`] reads.
-pub fn instance_nix(domain: &str) -> String {
+/// The `instance.nix` init writes: an attribute set of literals, as [`Facts::parse`] reads,
+/// with the domain and the bootstrap recipient (which `ccsecrets check` then requires on
+/// every secrets file).
+pub fn instance_nix(domain: &str, bootstrap_recipient: &str) -> String {
     format!(
         "# The facts of this cc-ci instance, imported by the base repo's NixOS module and read\n\
          # by ccsecrets. Keep it one attribute set of literal values (see docs/secrets.md).\n\
-         {{\n  domain = \"{domain}\";\n}}\n"
+         {{\n  domain = \"{domain}\";\n\
+         \x20 # The bootstrap key's recipient: `ccsecrets check` requires every secrets file to be\n\
+         \x20 # encrypted to it. Change it when the bootstrap key is rotated (docs/secrets.md).\n\
+         \x20 bootstrapRecipient = \"{bootstrap_recipient}\";\n}}\n"
     )
 }
 
@@ -527,8 +532,10 @@ mod tests {
 
     #[test]
     fn instance_nix_is_read_back_by_the_facts_parser() {
-        let facts = Facts::parse(&instance_nix("ci.example.org")).unwrap();
+        let facts = Facts::parse(&instance_nix("ci.example.org", "age1xyz")).unwrap();
         assert_eq!(facts.domain(), "ci.example.org");
+        let checked = crate::leaks::InstanceFacts::from_facts(&facts);
+        assert_eq!(checked.bootstrap_recipient.as_deref(), Some("age1xyz"));
     }
 
     #[test]
