@@ -131,6 +131,9 @@ struct DocBuild {
     alias_copies: Vec<(Vec<usize>, Vec<usize>)>,
     comments: Vec<RawComment>,
     start: Pos,
+    /// Source offsets of block-sequence items with no node at all (`-` alone): yaml.v3 gives
+    /// them no line, so a comment right above one leads what follows it instead.
+    empty_items: Vec<usize>,
 }
 
 /// Parses a YAML stream into one [`Map`] per document, as sops's YAML store loads it.
@@ -385,6 +388,7 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                     alias_copies: Vec::new(),
                     comments: Vec::new(),
                     start: pos_of(&span),
+                    empty_items: Vec::new(),
                 };
                 // Comments seen after the previous document ended and before this one's
                 // start marker belong to the previous document (its foot).
@@ -452,6 +456,17 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                         if let Some(col) = indicator_column(source, &span, '?') {
                             pos.col = col;
                         }
+                    }
+                    // granit-parser reports an item with no node (`-` alone) as a `~` at the
+                    // dash's line; a written `~` is at that offset in the source.
+                    if !top.is_map
+                        && !d.infos[top.id].flow
+                        && value == "~"
+                        && style == ScalarStyle::Plain
+                        && tag.is_none()
+                        && !source[pos.idx.min(source.len())..].starts_with('~')
+                    {
+                        d.empty_items.push(pos.idx);
                     }
                 }
                 let mut text = value.into_owned();
@@ -717,6 +732,14 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
         }
     }
     let last_start = starts.iter().rposition(|&s| s).unwrap_or(0);
+    // The line where each comment's run of own-line comments on consecutive lines ends.
+    let mut run_ends: Vec<usize> = comments.iter().map(|c| c.pos.line).collect();
+    for i in (0..comments.len().saturating_sub(1)).rev() {
+        let (a, b) = (&comments[i], &comments[i + 1]);
+        if !a.right && !b.right && afters[i] == afters[i + 1] && a.pos.line + 1 == b.pos.line {
+            run_ends[i] = run_ends[i + 1];
+        }
+    }
     // The previous own-line comment: (line, column, slot index after it, in column mode,
     // its collection).
     let mut last_own: Option<(usize, usize, usize, bool, Vec<usize>)> = None;
@@ -763,6 +786,24 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
                         continue;
                     }
                 }
+            }
+        }
+        // Own-line comments right above an item with no node (`-` alone, no blank line
+        // between): yaml.v3 hands them to whatever follows that item, and drops them when
+        // nothing does.
+        if let Some(n) = next {
+            if !c.right
+                && d.empty_items.binary_search(&n.pos.idx).is_ok()
+                && run_ends[i] + 1 == n.pos.line
+            {
+                if let Some(f) = slots.get(after + 1) {
+                    if let Some(coll) = coll_at(root, &d.paths[f.coll]) {
+                        if let Some(e) = coll.entries.get_mut(f.entry) {
+                            e.before.push(c.text);
+                        }
+                    }
+                }
+                continue;
             }
         }
         // Own-line comment. Once a run of comment lines steps left, the rest of the run is
