@@ -458,16 +458,10 @@ mod tests {
     use super::*;
     use std::str::FromStr;
 
-    // ssh-to-age's own test key (cmd/ssh-to-age/test-assets/id_ed25519), public test data.
-    const KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----
-b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW
-QyNTUxOQAAACDh8/lNGLYyDXOeHWYiTXJX5hBYnxe0VwhZTZU27mQY4gAAAJjpEFzo6RBc
-6AAAAAtzc2gtZWQyNTUxOQAAACDh8/lNGLYyDXOeHWYiTXJX5hBYnxe0VwhZTZU27mQY4g
-AAAEDsBo0iLkC2U9CS5XgSo7zS/nQvjxaPfhfFCR+BshxoL+Hz+U0YtjINc54dZiJNclfm
-EFifF7RXCFlNlTbuZBjiAAAAE2pvZXJnQHR1cmluZ21hY2hpbmUBAg==
------END OPENSSH PRIVATE KEY-----
-";
-    const PUB: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOHz+U0YtjINc54dZiJNclfmEFifF7RXCFlNlTbuZBji joerg@turingmachine\n";
+    // ssh-to-age's own TEST key pair and its published results (cmd/ssh-to-age/test-assets),
+    // kept with the other test keys in fixtures/ssh-to-age (see its README).
+    const KEY: &str = include_str!("../../../fixtures/ssh-to-age/id_ed25519");
+    const PUB: &str = include_str!("../../../fixtures/ssh-to-age/id_ed25519.pub");
     const AGE_SECRET: &str =
         "AGE-SECRET-KEY-1K3VN4N03PTHJWSJSCCMQCN33RY5FSKQPJ4KRRTG3JMQUYE0TUSEQEDH6V8";
     const AGE_PUBLIC: &str = "age17044m9wgakla6pzftf4srtl3h5mcsr85jysgt5fg23zpnta8sfdqhzn452";

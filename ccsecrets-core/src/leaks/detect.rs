@@ -409,6 +409,7 @@ mod tests {
 
     #[test]
     fn age_secret_keys() {
+        // A synthetic test value (32 bytes of 0x01, Bech32-encoded), not anybody's key.
         let key = "AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSHN7RWW";
         let hits = run(&format!("#!/bin/sh\nexport K={key}\n"));
         assert_eq!(hits.len(), 1, "{hits:?}");
