@@ -141,19 +141,7 @@ fn init_refuses_a_key_inside_a_work_tree_an_existing_key_and_a_non_empty_dir() {
     git(&sb, &repo, &["init", "-q"]);
     let inst = sb.work().join("inst");
     let inside = repo.join("sub/deeper/boot.txt");
-    let out = ccs(
-        &sb,
-        None,
-        &[
-            "init",
-            "--domain",
-            DOMAIN,
-            "--dir",
-            inst.to_str().unwrap(),
-            "--bootstrap-key-out",
-            inside.to_str().unwrap(),
-        ],
-    );
+    let out = run_init(&sb, &inst, &inside, &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("inside the git work tree"),
@@ -163,38 +151,14 @@ fn init_refuses_a_key_inside_a_work_tree_an_existing_key_and_a_non_empty_dir() {
     assert!(!inst.exists() && !inside.exists() && !repo.join("sub/deeper").exists());
 
     // The new instance itself is a work tree too.
-    let out = ccs(
-        &sb,
-        None,
-        &[
-            "init",
-            "--domain",
-            DOMAIN,
-            "--dir",
-            inst.to_str().unwrap(),
-            "--bootstrap-key-out",
-            inst.join("boot.txt").to_str().unwrap(),
-        ],
-    );
+    let out = run_init(&sb, &inst, &inst.join("boot.txt"), &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(!inst.exists());
 
     // An existing key is never overwritten.
     let existing = sb.dir.path().join("existing.txt");
     std::fs::write(&existing, "keep me\n").unwrap();
-    let out = ccs(
-        &sb,
-        None,
-        &[
-            "init",
-            "--domain",
-            DOMAIN,
-            "--dir",
-            inst.to_str().unwrap(),
-            "--bootstrap-key-out",
-            existing.to_str().unwrap(),
-        ],
-    );
+    let out = run_init(&sb, &inst, &existing, &[]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me\n");
     assert!(!inst.exists());
@@ -203,19 +167,7 @@ fn init_refuses_a_key_inside_a_work_tree_an_existing_key_and_a_non_empty_dir() {
     std::fs::create_dir_all(&inst).unwrap();
     std::fs::write(inst.join("notes"), "x").unwrap();
     let key = sb.dir.path().join("k.txt");
-    let out = ccs(
-        &sb,
-        None,
-        &[
-            "init",
-            "--domain",
-            DOMAIN,
-            "--dir",
-            inst.to_str().unwrap(),
-            "--bootstrap-key-out",
-            key.to_str().unwrap(),
-        ],
-    );
+    let out = run_init(&sb, &inst, &key, &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(!key.exists() && !inst.join(".git").exists());
     let out = ccs(
@@ -857,25 +809,22 @@ fn init_without_a_git_identity_leaves_nothing_behind() {
     let sb = ccsecrets_tests::Sandbox::new(); // no ~/.gitconfig
     let inst = sb.work().join("inst");
     let key = sb.dir.path().join("keys/boot.txt");
-    let args = [
-        "init",
-        "--domain",
-        DOMAIN,
-        "--dir",
-        inst.to_str().unwrap(),
-        "--bootstrap-key-out",
-        key.to_str().unwrap(),
-    ];
-    let out = ccs(&sb, None, &args);
+    let out = run_init(&sb, &inst, &key, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("identity"), "{}", stderr(&out));
     assert!(!inst.exists(), "the half-made repository is removed");
     assert!(!key.exists(), "no key for a repository that does not exist");
 
     // With --author it works.
-    let mut with_author = args.to_vec();
-    with_author.extend(["--author", "Op Erator <op@example.invalid>"]);
-    ok(ccs(&sb, None, &with_author), "init --author");
+    ok(
+        run_init(
+            &sb,
+            &inst,
+            &key,
+            &["--author", "Op Erator <op@example.invalid>"],
+        ),
+        "init --author",
+    );
     let who = git(&sb, &inst, &["log", "-1", "--format=%an <%ae>|%cn <%ce>"]);
     assert_eq!(
         who.trim(),

@@ -9,19 +9,7 @@ use ccsecrets_tests::ok;
 use instance_support::*;
 
 fn init_with_key(sb: &ccsecrets_tests::Sandbox, inst: &Path, key: &str) -> std::process::Output {
-    ccs(
-        sb,
-        None,
-        &[
-            "init",
-            "--domain",
-            DOMAIN,
-            "--dir",
-            inst.to_str().unwrap(),
-            "--bootstrap-key-out",
-            key,
-        ],
-    )
+    run_init(sb, inst, Path::new(key), &[])
 }
 
 /// Every entry under `dir`, for "nothing was created" checks.
@@ -240,21 +228,7 @@ fn a_private_key_given_as_host_key_is_never_echoed() {
     let inst = sb.work().join("inst");
     let key = sb.dir.path().join("boot.txt");
     for value in [text.as_str(), private.to_str().unwrap()] {
-        let out = ccs(
-            &sb,
-            None,
-            &[
-                "init",
-                "--domain",
-                DOMAIN,
-                "--dir",
-                inst.to_str().unwrap(),
-                "--bootstrap-key-out",
-                key.to_str().unwrap(),
-                "--host-key",
-                value,
-            ],
-        );
+        let out = run_init(&sb, &inst, &key, &["--host-key", value]);
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         let all = format!("{}{}", stderr(&out), String::from_utf8_lossy(&out.stdout));
         assert!(all.contains("private key"), "{all}");
@@ -462,17 +436,7 @@ fn a_failed_init_removes_the_directories_it_created() {
     let before = tree(sb.dir.path());
     let inst = sb.work().join("x/y/inst");
     let key = sb.dir.path().join("k/l/boot.txt");
-    let mut c = sb.ccsecrets();
-    c.env("GIT_CONFIG_NOSYSTEM", "1").args([
-        "init",
-        "--domain",
-        DOMAIN,
-        "--dir",
-        inst.to_str().unwrap(),
-        "--bootstrap-key-out",
-        key.to_str().unwrap(),
-    ]);
-    let out = ccsecrets_tests::run(c, None);
+    let out = run_init(&sb, &inst, &key, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("identity"), "{}", stderr(&out));
     assert_eq!(tree(sb.dir.path()), before, "nothing left behind");

@@ -55,11 +55,8 @@ pub fn git(sb: &Sandbox, dir: &Path, args: &[&str]) -> String {
     String::from_utf8(ok(run(c, None), &format!("git {args:?}"))).unwrap()
 }
 
-/// `ccsecrets init` in `work/inst` with the bootstrap key at `keys/bootstrap.txt` (outside
-/// any work tree). Returns (instance dir, key file, bootstrap recipient).
-pub fn init_instance(sb: &Sandbox, extra: &[&str]) -> (PathBuf, PathBuf, String) {
-    let inst = sb.work().join("inst");
-    let key = sb.dir.path().join("keys").join("bootstrap.txt");
+/// Runs `ccsecrets init --domain DOMAIN --dir inst --bootstrap-key-out key EXTRA…`.
+pub fn run_init(sb: &Sandbox, inst: &Path, key: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
         "init",
         "--domain",
@@ -70,7 +67,15 @@ pub fn init_instance(sb: &Sandbox, extra: &[&str]) -> (PathBuf, PathBuf, String)
         key.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let out = ok(ccs(sb, None, &args), "ccsecrets init");
+    ccs(sb, None, &args)
+}
+
+/// `ccsecrets init` in `work/inst` with the bootstrap key at `keys/bootstrap.txt` (outside
+/// any work tree). Returns (instance dir, key file, bootstrap recipient).
+pub fn init_instance(sb: &Sandbox, extra: &[&str]) -> (PathBuf, PathBuf, String) {
+    let inst = sb.work().join("inst");
+    let key = sb.dir.path().join("keys").join("bootstrap.txt");
+    let out = ok(run_init(sb, &inst, &key, extra), "ccsecrets init");
     let recipient = String::from_utf8(out).unwrap().trim().to_owned();
     (inst, key, recipient)
 }
