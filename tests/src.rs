@@ -22,6 +22,16 @@ pub fn fixture(rel: &str) -> PathBuf {
     repo_root().join("fixtures").join(rel)
 }
 
+/// The public recipient of the test age key `fixtures/keys/key{n}.txt` (its `# public key:`
+/// line, as age-keygen wrote it).
+pub fn recipient(n: u8) -> String {
+    let text = std::fs::read_to_string(fixture(&format!("keys/key{n}.txt"))).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("age-keygen writes the public key comment")
+        .to_owned()
+}
+
 fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)

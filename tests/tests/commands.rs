@@ -4,17 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use ccsecrets_tests::{fixture, ok, run, Sandbox};
+use ccsecrets_tests::{fixture, ok, recipient, run, Sandbox};
 
 const SECRET: &str = "s3cret-value-do-not-print";
-
-fn recipient(n: u8) -> String {
-    let text = std::fs::read_to_string(fixture(&format!("keys/key{n}.txt"))).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .expect("age-keygen writes the public key comment")
-        .to_owned()
-}
 
 /// A JSON secrets file encrypted by the real sops for key1.
 fn sops_file(sb: &Sandbox, name: &str) -> PathBuf {

@@ -10,17 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use ccsecrets_tests::{fixture, ok, run, Sandbox};
+use ccsecrets_tests::{fixture, ok, recipient, run, Sandbox};
 
 const SECRET: &str = "edit-yaml-secret";
-
-fn recipient(n: u8) -> String {
-    let text = std::fs::read_to_string(fixture(&format!("keys/key{n}.txt"))).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .expect("age-keygen writes the public key comment")
-        .to_owned()
-}
 
 /// `.sops.yaml` for `*.yaml` → key1 only.
 fn yaml_rule(sb: &Sandbox) {

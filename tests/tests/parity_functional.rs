@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use ccsecrets_tests::{fixture, ok, run, Sandbox};
+use ccsecrets_tests::{fixture, ok, recipient, run, Sandbox};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Tool {
@@ -20,14 +20,6 @@ enum Tool {
 }
 
 const TOOLS: [Tool; 2] = [Tool::Sops, Tool::Ccsecrets];
-
-fn recipient(n: u8) -> String {
-    let text = std::fs::read_to_string(fixture(&format!("keys/key{n}.txt"))).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .expect("age-keygen writes the public key comment")
-        .to_owned()
-}
 
 /// Two copies of one directory, `work/sops` and `work/ccsecrets`, with the functional tests'
 /// `.sops.yaml` (age instead of PGP): two key groups (key1 | key2), two key groups of which

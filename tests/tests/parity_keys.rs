@@ -11,17 +11,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ccsecrets_tests::{fixture, ok, run, Sandbox};
+use ccsecrets_tests::{fixture, ok, recipient, run, Sandbox};
 
 const PAIRS: [(u8, u8); 3] = [(1, 2), (1, 3), (2, 3)];
-
-fn recipient(n: u8) -> String {
-    let text = std::fs::read_to_string(fixture(&format!("keys/key{n}.txt"))).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .expect("age-keygen writes the public key comment")
-        .to_owned()
-}
 
 /// One identity file holding keyA and keyB (as a `keys.txt` with two identities).
 fn pair_file(sb: &Sandbox, a: u8, b: u8) -> PathBuf {

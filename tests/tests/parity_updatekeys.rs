@@ -13,17 +13,9 @@ use std::process::{Command, Output};
 
 use ccsecrets_core::sops::document::EncryptedFile;
 use ccsecrets_core::sops::store::Format;
-use ccsecrets_tests::{age_bin, fixture, ok, run, Sandbox};
+use ccsecrets_tests::{age_bin, fixture, ok, recipient, run, Sandbox};
 
 const SECRET: &str = "updatekeys-secret-value";
-
-fn recipient(n: u8) -> String {
-    let text = std::fs::read_to_string(fixture(&format!("keys/key{n}.txt"))).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .expect("age-keygen writes the public key comment")
-        .to_owned()
-}
 
 fn key(n: u8) -> PathBuf {
     fixture(&format!("keys/key{n}.txt"))

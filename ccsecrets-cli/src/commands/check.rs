@@ -1,7 +1,7 @@
 //! `ccsecrets check`: the CI guard. Runs `ccsecrets_core::leaks::check` and renders its report.
 
 use std::ffi::OsString;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -121,12 +121,7 @@ pub fn run(args: Args, env: &crate::env::Env) -> Result<(), CliError> {
         OutputFormat::Json => report::json(&report),
         OutputFormat::Sarif => report::sarif(&report),
     };
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        Err(e) => return Err(usage(format!("<stdout>: {e}"))),
-    }
+    super::write_stdout(text.as_bytes()).map_err(|e| usage(format!("<stdout>: {e}")))?;
     if report.has_errors() {
         let n = report
             .findings

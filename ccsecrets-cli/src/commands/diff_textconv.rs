@@ -1,6 +1,5 @@
 //! `ccsecrets diff-textconv FILE`: a text view of a sops file for git's textconv.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use ccsecrets_core::leaks::textconv::textconv;
@@ -29,10 +28,5 @@ pub fn run(args: Args, env: &crate::env::Env) -> Result<(), CliError> {
     let ids = crate::env::load_identities(env);
     let (_, text) = textconv(&args.file, &data, &ids.identities);
     let text = zeroize::Zeroizing::new(text);
-    let mut out = std::io::stdout().lock();
-    match out.write_all(&text).and_then(|_| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(CliError::new(exit::USAGE, format!("<stdout>: {e}"))),
-    }
+    super::write_stdout(&text).map_err(|e| CliError::new(exit::USAGE, format!("<stdout>: {e}")))
 }

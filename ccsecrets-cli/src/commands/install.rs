@@ -1,6 +1,5 @@
 //! `ccsecrets install`: decrypt an instance's secrets and install them as sops-nix would.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use ccsecrets_core::install::{
@@ -141,13 +140,5 @@ fn print(args: &Args, r: &Report) -> Result<(), CliError> {
             .unwrap_or_else(|_| file.into_owned());
         text.push_str(&format!("docker secret create {} {quoted}\n", s.name));
     }
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(CliError::new(
-            code::COULD_NOT_WRITE_OUTPUT,
-            format!("<stdout>: {e}"),
-        )),
-    }
+    super::print(text.as_bytes())
 }

@@ -153,6 +153,23 @@ pub fn destination<'a>(
     }
 }
 
+/// Writes `bytes` to stdout in one write and flushes; a reader that went away (`| head`) is
+/// not an error.
+pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// Writes `bytes` to stdout ([`write_stdout`]); a failure exits with
+/// `COULD_NOT_WRITE_OUTPUT`.
+pub fn print(bytes: &[u8]) -> Result<(), CliError> {
+    write_stdout(bytes)
+        .map_err(|e| CliError::new(code::COULD_NOT_WRITE_OUTPUT, format!("<stdout>: {e}")))
+}
+
 /// Writes the result: atomically to a file, or to stdout in one write. `private` forces mode
 /// 0600 (decrypted plaintext).
 pub fn write_output(dest: Destination<'_>, bytes: &[u8], private: bool) -> Result<(), CliError> {
@@ -162,17 +179,7 @@ pub fn write_output(dest: Destination<'_>, bytes: &[u8], private: bool) -> Resul
         fsutil::write_atomic
     };
     match dest {
-        Destination::Stdout => {
-            let mut out = std::io::stdout().lock();
-            match out.write_all(bytes).and_then(|_| out.flush()) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                Err(e) => Err(CliError::new(
-                    code::COULD_NOT_WRITE_OUTPUT,
-                    format!("<stdout>: {e}"),
-                )),
-            }
-        }
+        Destination::Stdout => print(bytes),
         Destination::File(p) => write(p, bytes, None).map_err(|e| CliError::write(&e)),
         Destination::InPlace(input) => {
             let p = input

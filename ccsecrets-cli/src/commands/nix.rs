@@ -1,6 +1,5 @@
 //! `ccsecrets nix`: the sops-nix declarations of an instance, as Nix or as committed glue.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use ccsecrets_core::fsutil::{self, FileStamp};
@@ -99,15 +98,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     }
 
     let text = decl.to_nix();
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(CliError::new(
-            code::COULD_NOT_WRITE_OUTPUT,
-            format!("<stdout>: {e}"),
-        )),
-    }
+    super::print(text.as_bytes())
 }
 
 /// Maps a glue error to an exit code (input problems are 2, model problems 1).

@@ -1,6 +1,5 @@
 //! `ccsecrets validate`: check an instance's secrets against the instance model.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -103,13 +102,5 @@ fn print(file: &std::path::Path, opts: &ValidateOptions, v: &Validation) -> Resu
         if errors == 1 { "" } else { "s" },
         if warnings == 1 { "" } else { "s" },
     ));
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(CliError::new(
-            code::COULD_NOT_WRITE_OUTPUT,
-            format!("<stdout>: {e}"),
-        )),
-    }
+    super::print(text.as_bytes())
 }
