@@ -22,6 +22,24 @@ pub fn fixture(rel: &str) -> PathBuf {
     repo_root().join("fixtures").join(rel)
 }
 
+/// The real `nix-instantiate` (Debian's `nix-bin`): `CCSECRETS_NIX_INSTANTIATE` or `PATH`.
+/// Panics (fails the test) when it is missing.
+pub fn nix_instantiate() -> PathBuf {
+    std::env::var_os("CCSECRETS_NIX_INSTANTIATE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let path = std::env::var_os("PATH")?;
+            std::env::split_paths(&path)
+                .map(|d| d.join("nix-instantiate"))
+                .find(|p| p.is_file())
+        })
+        .filter(|p| p.is_file())
+        .expect(
+            "nix-instantiate is required (oracle): run scripts/install-oracles.sh \
+             (Debian package nix-bin) or set CCSECRETS_NIX_INSTANTIATE",
+        )
+}
+
 /// The public recipient of the test age key `fixtures/keys/key{n}.txt` (its `# public key:`
 /// line, as age-keygen wrote it).
 pub fn recipient(n: u8) -> String {

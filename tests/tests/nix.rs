@@ -10,25 +10,8 @@ use ccsecrets_core::instance::SecretSet;
 use ccsecrets_core::keys::Identity;
 use ccsecrets_core::sops::document::{DecryptOptions, EncryptedFile};
 use ccsecrets_core::sops::store::Format;
-use ccsecrets_tests::{fixture, ok, repo_root, run, Sandbox};
+use ccsecrets_tests::{fixture, nix_instantiate, ok, repo_root, run, Sandbox};
 use serde_json::{json, Value};
-
-/// The real `nix-instantiate`. Panics (fails the test) when it is missing.
-fn nix_instantiate() -> PathBuf {
-    std::env::var_os("CCSECRETS_NIX_INSTANTIATE")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let path = std::env::var_os("PATH")?;
-            std::env::split_paths(&path)
-                .map(|d| d.join("nix-instantiate"))
-                .find(|p| p.is_file())
-        })
-        .filter(|p| p.is_file())
-        .expect(
-            "nix-instantiate is required (oracle): run scripts/install-oracles.sh \
-             (Debian package nix-bin) or set CCSECRETS_NIX_INSTANTIATE",
-        )
-}
 
 fn nix(sb: &Sandbox, args: &[&str]) -> std::process::Output {
     let mut c = sb.command(&nix_instantiate());

@@ -5,22 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use ccsecrets_tests::{fixture, ok, run, Sandbox};
+use ccsecrets_tests::{fixture, nix_instantiate, ok, run, Sandbox};
 use serde_json::Value;
-
-/// The real `nix-instantiate`. Panics (fails the test) when it is missing.
-fn nix_instantiate() -> PathBuf {
-    std::env::var_os("CCSECRETS_NIX_INSTANTIATE")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let path = std::env::var_os("PATH")?;
-            std::env::split_paths(&path)
-                .map(|d| d.join("nix-instantiate"))
-                .find(|p| p.is_file())
-        })
-        .filter(|p| p.is_file())
-        .expect("nix-instantiate is required (oracle): Debian package nix-bin")
-}
 
 /// The example instance with `extra` secrets named `names`, encrypted by the real sops.
 fn instance_with_extra(sb: &Sandbox, names: &[&str]) -> PathBuf {

@@ -217,23 +217,14 @@ impl Declarations {
         out.push_str("      generateKey = false;\n    };\n");
         out.push_str("    secrets = {\n");
         for d in &self.secrets {
-            let t = &d.target;
             out.push_str(&format!("      {} = {{\n", nix_string(&d.key)));
-            out.push_str(&format!("        key = {};\n", nix_string(&d.key)));
-            out.push_str(&format!(
-                "        path = {};\n",
-                nix_string(&t.path.to_string_lossy())
-            ));
-            out.push_str(&format!("        owner = {};\n", nix_string(&t.owner)));
-            out.push_str(&format!("        group = {};\n", nix_string(&t.group)));
-            out.push_str(&format!(
-                "        mode = {};\n",
-                nix_string(&mode_string(t.mode))
-            ));
-            out.push_str(&format!(
-                "        restartUnits = {};\n",
-                nix_list(&t.restart_units)
-            ));
+            for (name, value) in d.fields() {
+                let value = match value {
+                    Field::Str(s) => nix_string(&s),
+                    Field::List(l) => nix_list(l),
+                };
+                out.push_str(&format!("        {name} = {value};\n"));
+            }
             out.push_str("      };\n");
         }
         out.push_str("    };\n  };\n}\n");
@@ -249,31 +240,47 @@ impl Declarations {
         out.push_str(&format!("  \"format\": {},\n", json_string(GLUE_FORMAT)));
         out.push_str("  \"secrets\": {");
         for (i, d) in self.secrets.iter().enumerate() {
-            let t = &d.target;
             out.push_str(if i == 0 { "\n" } else { ",\n" });
-            out.push_str(&format!("    {}: {{\n", json_string(&d.key)));
-            out.push_str(&format!("      \"key\": {},\n", json_string(&d.key)));
-            out.push_str(&format!(
-                "      \"path\": {},\n",
-                json_string(&t.path.to_string_lossy())
-            ));
-            out.push_str(&format!("      \"owner\": {},\n", json_string(&t.owner)));
-            out.push_str(&format!("      \"group\": {},\n", json_string(&t.group)));
-            out.push_str(&format!(
-                "      \"mode\": {},\n",
-                json_string(&mode_string(t.mode))
-            ));
-            let units: Vec<String> = t.restart_units.iter().map(|u| json_string(u)).collect();
-            out.push_str(&format!(
-                "      \"restartUnits\": [{}]\n    }}",
-                units.join(", ")
-            ));
+            out.push_str(&format!("    {}: {{", json_string(&d.key)));
+            for (j, (name, value)) in d.fields().into_iter().enumerate() {
+                let value = match value {
+                    Field::Str(s) => json_string(&s),
+                    Field::List(l) => {
+                        let items: Vec<String> = l.iter().map(|u| json_string(u)).collect();
+                        format!("[{}]", items.join(", "))
+                    }
+                };
+                let sep = if j == 0 { "\n" } else { ",\n" };
+                out.push_str(&format!("{sep}      \"{name}\": {value}"));
+            }
+            out.push_str("\n    }");
         }
         if !self.secrets.is_empty() {
             out.push_str("\n  ");
         }
         out.push_str("}\n}\n");
         out
+    }
+}
+
+/// One value of a declaration: a string or a list of strings.
+enum Field<'a> {
+    Str(String),
+    List(&'a [String]),
+}
+
+impl Declaration {
+    /// The attributes of `sops.secrets."<key>"`, in the order both renderings write them.
+    fn fields(&self) -> [(&'static str, Field<'_>); 6] {
+        let t = &self.target;
+        [
+            ("key", Field::Str(self.key.clone())),
+            ("path", Field::Str(t.path.to_string_lossy().into_owned())),
+            ("owner", Field::Str(t.owner.clone())),
+            ("group", Field::Str(t.group.clone())),
+            ("mode", Field::Str(mode_string(t.mode))),
+            ("restartUnits", Field::List(&t.restart_units)),
+        ]
     }
 }
 
