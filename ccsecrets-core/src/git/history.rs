@@ -251,7 +251,8 @@ impl Repo {
                             message: message.as_bstr(),
                         }),
                         Event::Blob { id, commit, path } => {
-                            match self.read_new_blob(options, &mut seen, &mut stats, id) {
+                            // Read with the walk's handle: no object cache to copy into.
+                            match read_new_blob(&repo, options, &mut seen, &mut stats, id) {
                                 Ok(Some(blob)) => visitor.blob(&HistoryBlob {
                                     id,
                                     data: &blob.data,
@@ -291,31 +292,6 @@ impl Repo {
                 None => Ok(stats),
             }
         })
-    }
-
-    /// Reads blob `id` unless it was visited already or is over the size limit.
-    fn read_new_blob(
-        &self,
-        options: &HistoryOptions,
-        seen: &mut HashSet<ObjectId>,
-        stats: &mut HistoryStats,
-        id: ObjectId,
-    ) -> Result<Option<gix::Blob<'_>>, HistoryError> {
-        if !seen.insert(id) {
-            return Ok(None);
-        }
-        if let Some(max) = options.max_blob_size {
-            if self.blob_size(id)? > max {
-                stats.skipped_large += 1;
-                return Ok(None);
-            }
-        }
-        let blob = self
-            .repo
-            .find_blob(id)
-            .map_err(|source| HistoryError::Object { id, source })?;
-        stats.blobs += 1;
-        Ok(Some(blob))
     }
 
     /// Visits each distinct blob in the index (staged content, all conflict stages), with the
@@ -454,6 +430,29 @@ impl Repo {
             .map_err(|source| HistoryError::Object { id, source })?;
         Ok(header.size())
     }
+}
+
+/// Reads blob `id` from `repo` unless it was visited already or is over the size limit.
+fn read_new_blob<'r>(
+    repo: &'r gix::Repository,
+    options: &HistoryOptions,
+    seen: &mut HashSet<ObjectId>,
+    stats: &mut HistoryStats,
+    id: ObjectId,
+) -> Result<Option<gix::Blob<'r>>, HistoryError> {
+    if !seen.insert(id) {
+        return Ok(None);
+    }
+    if let Some(max) = options.max_blob_size {
+        let header = repo.find_header(id).map_err(object_err(id))?;
+        if header.size() > max {
+            stats.skipped_large += 1;
+            return Ok(None);
+        }
+    }
+    let blob = repo.find_blob(id).map_err(object_err(id))?;
+    stats.blobs += 1;
+    Ok(Some(blob))
 }
 
 fn too_large(options: &HistoryOptions, size: u64) -> bool {
