@@ -3,11 +3,11 @@
 
 Generates YAML documents shaped like hand-written configuration (nested block mappings and
 sequences, indentless sequences, 2- or 4-space indentation) with own-line comments at random
-lines and columns, blank lines and inline comments, then encrypts each with the real sops and
+lines and columns, blank lines, inline comments and sometimes no final line break, then encrypts each with the real sops and
 with ccsecrets (`--encrypted-regex '^$'`, so values and comments stay readable) and compares
 the data part of the two outputs byte for byte. Inputs that differ are written to OUT_DIR.
 
-    fuzz/diff-sops.py [--count N] [--seed S] [--out DIR]
+    fuzz/diff-sops.py [--count N] [--seed S] [--out DIR] [--aligned]
 
 Needs SOPS (default .venv/bin/sops) and CCSECRETS (default target/debug/ccsecrets).
 """
@@ -23,6 +23,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOPS = os.environ.get("SOPS", os.path.join(ROOT, ".venv/bin/sops"))
 CCSECRETS = os.environ.get("CCSECRETS", os.path.join(ROOT, "target/debug/ccsecrets"))
 KEYS = os.path.join(ROOT, "fixtures/keys/key1.txt")
+
+# --aligned: own-line comments only at the column of the next or the previous content line,
+# as people write them; otherwise also at column 0 and two columns left or right.
+ALIGNED = False
 
 WORDS = ["host", "port", "user", "name", "image", "replicas", "tls", "pool", "db", "api",
          "token", "timeout", "paths", "tags", "env", "labels", "servers", "retry"]
@@ -86,7 +90,10 @@ def document(rng):
                 out.append("")
                 continue
             prev_col = lines[i - 1][0] if i else 0
-            c = rng.choice([0, col, prev_col, max(0, col - 2), col + 2, prev_col + 2])
+            if ALIGNED:
+                c = rng.choice([col, col, prev_col])
+            else:
+                c = rng.choice([0, col, prev_col, max(0, col - 2), col + 2, prev_col + 2])
             out.append(" " * c + f"# c{len(out)}")
         line = " " * col + text
         if rng.random() < 0.1 and not text.endswith(":") and text != "-":
@@ -94,7 +101,8 @@ def document(rng):
         out.append(line)
     while rng.random() < 0.3:
         out.append(" " * rng.choice([0, 2, 4]) + f"# t{len(out)}")
-    return "\n".join(out) + "\n"
+    # some files end without a final line break
+    return "\n".join(out) + ("\n" if rng.random() < 0.8 else "")
 
 
 def only_kept_comments(sops_out, ours):
@@ -122,7 +130,10 @@ def main():
     ap.add_argument("--count", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=os.path.join(ROOT, "fuzz/artifacts/diff-sops"))
+    ap.add_argument("--aligned", action="store_true")
     args = ap.parse_args()
+    global ALIGNED
+    ALIGNED = args.aligned
     recipient = next(l.split(": ")[1].strip() for l in open(KEYS) if "public key" in l)
     flags = ["encrypt", "--age", recipient, "--encrypted-regex", "^$"]
     rng = random.Random(args.seed)

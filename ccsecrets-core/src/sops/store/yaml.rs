@@ -134,6 +134,14 @@ struct DocBuild {
     /// Source offsets of block-sequence items with no node at all (`-` alone): yaml.v3 gives
     /// them no line, so a comment right above one leads what follows it instead.
     empty_items: Vec<usize>,
+    /// For the stream's last document, when the text does not end in a line break: the
+    /// column where it ends (yaml.v3 closes the blocks deeper than that before the last
+    /// comments and the others after them, which decides where those comments go).
+    eof_col: Option<usize>,
+    /// The document's last source line that holds content (not comments).
+    last_content_line: usize,
+    /// Where each scalar, alias and flow collection ends: (byte offset, line), in order.
+    content_ends: Vec<(usize, usize)>,
 }
 
 /// Parses a YAML stream into one [`Map`] per document, as sops's YAML store loads it.
@@ -376,6 +384,13 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
 
     for ev in Parser::new_from_str_with_options(source, options) {
         let (event, span) = ev.map_err(|e| scan_error(&e))?;
+        if matches!(event, Event::Scalar(..) | Event::Alias(_)) {
+            // (Collection end events sit at the next token, which may follow comments.)
+            if let Some(d) = cur.as_mut() {
+                d.last_content_line = d.last_content_line.max(span.end.line());
+                d.content_ends.push((span.end.index(), span.end.line()));
+            }
+        }
         match event {
             Event::StreamStart | Event::StreamEnd => {}
             Event::DocumentStart(_, _) => {
@@ -389,6 +404,9 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                     comments: Vec::new(),
                     start: pos_of(&span),
                     empty_items: Vec::new(),
+                    eof_col: None,
+                    last_content_line: 0,
+                    content_ends: Vec::new(),
                 };
                 // Comments seen after the previous document ended and before this one's
                 // start marker belong to the previous document (its foot).
@@ -470,6 +488,17 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                     }
                 }
                 let mut text = value.into_owned();
+                // granit-parser reports a mapping value with no node (`key:` alone) as `~` too;
+                // keep it as the empty scalar it is (also null), which comment placement tells
+                // apart from a written `~`.
+                if text == "~"
+                    && style == ScalarStyle::Plain
+                    && tag.is_none()
+                    && stack.last().is_some_and(|t| t.is_map && t.key.is_some())
+                    && !source[pos.idx.min(source.len())..].starts_with('~')
+                {
+                    text.clear();
+                }
                 if style == ScalarStyle::SingleQuoted {
                     text = fold_unicode_breaks(&text);
                 } else if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
@@ -541,6 +570,9 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                 let frame = stack
                     .pop()
                     .ok_or_else(|| perr("unbalanced collection end"))?;
+                if d.infos[frame.id].flow {
+                    d.content_ends.push((span.end.index(), span.end.line()));
+                }
                 let node = if frame.is_map {
                     Node::Map(Box::new(frame.coll))
                 } else {
@@ -560,6 +592,10 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
     }
     if let Some(last) = docs.last_mut() {
         last.comments.append(&mut orphan_comments);
+        if !source.ends_with(is_v3_break) {
+            let tail = source.rsplit(is_v3_break).next().unwrap_or(source);
+            last.eof_col = Some(tail.chars().count());
+        }
     }
     // Documents without content and without comments cannot exist in a stream except for an
     // empty stream; a `---` document yields a root of None (null).
@@ -732,6 +768,8 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
         }
     }
     let last_start = starts.iter().rposition(|&s| s).unwrap_or(0);
+    // yaml.v3 places that segment as one comment, by the column it starts at.
+    let last_start_col = comments.get(last_start).map_or(0, |c| c.pos.col);
     // The line where each comment's run of own-line comments on consecutive lines ends.
     let mut run_ends: Vec<usize> = comments.iter().map(|c| c.pos.line).collect();
     for i in (0..comments.len().saturating_sub(1)).rev() {
@@ -741,6 +779,24 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
         }
     }
     let value_heads = comments_before_block_values(d, &comments, &afters);
+    let gaps = comments_between_entries(d, root, &comments, &afters, &value_heads);
+    // Whether the document's last entry is a key with nothing after it (`key:`).
+    let value_last = slots.last().is_some_and(|p| {
+        d.infos[p.coll].is_map
+            && coll_at(root, &d.paths[p.coll])
+                .and_then(|c| c.entries.get(p.entry))
+                .is_some_and(|e| {
+                    matches!(&e.value, Node::Scalar { text, style: ScalarStyle::Plain, tag: None, .. } if text.is_empty())
+                })
+    });
+    // The own-line comments after the document's last entry, as (line, column, in the last
+    // segment).
+    let eof_run: Vec<(usize, usize, bool)> = comments
+        .iter()
+        .enumerate()
+        .filter(|&(i, c)| afters[i] == slots.len() && !c.right)
+        .map(|(i, c)| (c.pos.line, c.pos.col, i >= last_start))
+        .collect();
     // The previous own-line comment: (line, column, slot index after it, in column mode,
     // its collection).
     let mut last_own: Option<(usize, usize, usize, bool, Vec<usize>)> = None;
@@ -756,6 +812,15 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
             };
             if let Some(coll) = coll_at(root, &path) {
                 match coll.entries.get_mut(entry) {
+                    Some(e) => e.before.push(c.text),
+                    None => coll.trailing.push(c.text),
+                }
+            }
+            continue;
+        }
+        if let Some((path, entry)) = gaps.get(&i) {
+            if let Some(coll) = coll_at(root, path) {
+                match coll.entries.get_mut(*entry) {
                     Some(e) => e.before.push(c.text),
                     None => coll.trailing.push(c.text),
                 }
@@ -837,7 +902,9 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
             (None, Some(n)) => d.paths[n.coll].clone(),
             (None, None) => Vec::new(),
             _ if same_as_last.is_some() => same_as_last.unwrap_or_default(),
-            (Some(p), None) if i >= last_start => end_of_document_target(d, p.coll, c.pos.col),
+            (Some(p), None) if i >= last_start => eof_target(d, p.coll, &eof_run, value_last)
+                .or_else(|| value_last_head(d, p.coll, &eof_run, value_last))
+                .unwrap_or_else(|| end_of_document_target(d, p.coll, last_start_col)),
             (Some(p), None) if !column_mode => innermost_block(d, p.coll).to_vec(),
             (Some(p), next) if column_mode => by_column(d, p, next, c.pos.col),
             (Some(p), Some(n)) => {
@@ -1013,6 +1080,289 @@ fn comments_before_block_values(
     out
 }
 
+/// The token yaml.v3 scanned last before a run of comments.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LastToken {
+    /// A scalar or alias (a key's value or a sequence item).
+    Scalar,
+    /// The end of a flow collection.
+    FlowEnd,
+    /// The `:` of a key with nothing after it.
+    Value,
+}
+
+/// Where a foot comment is unfolded in yaml.v3's token queue.
+#[derive(Clone, Copy)]
+enum Mark {
+    /// At the token before the comments: it goes to that token's node.
+    Token,
+    /// At this source offset: it goes to the first token at or after it.
+    At(usize),
+}
+
+/// Own-line comments between two entries in block context (not the document's first or last
+/// comments), placed as yaml.v3 and sops place them. yaml.v3's scanner reads the run in one go
+/// and cuts it into parts: before a line left of the current block's column (at another
+/// column than the part so far), and at the first blank line when the run began right after
+/// the last content and either starts left of that column or the last token was not a bare
+/// `key:`. The last part is a head comment: it leads the next entry. The others are foot
+/// comments: the first, unless it starts left of the column, follows the last entry; the rest
+/// go to the first mapping that ends after them (yaml.v3 puts the end of each block that the
+/// next entry closes before the run, or at the first part of it that starts at the block's
+/// column), or, when none does, before the next entry.
+fn comments_between_entries(
+    d: &DocBuild,
+    root: &Node,
+    comments: &[RawComment],
+    afters: &[usize],
+    skip: &HashMap<usize, Place>,
+) -> HashMap<usize, (Vec<usize>, usize)> {
+    let mut out = HashMap::new();
+    let mut i = 0;
+    while i < comments.len() {
+        let after = afters[i];
+        let mut j = i;
+        while j < comments.len() && afters[j] == after {
+            j += 1;
+        }
+        let run: Vec<usize> = (i..j).collect();
+        i = j;
+        if let Some(places) = gap(d, root, comments, &run, after) {
+            for (k, place) in run.into_iter().zip(places) {
+                if !skip.contains_key(&k) {
+                    out.insert(k, place);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The places of the comments `run` (all between slot `after - 1` and slot `after`), or
+/// `None` where the general rules apply instead.
+fn gap(
+    d: &DocBuild,
+    root: &Node,
+    comments: &[RawComment],
+    run: &[usize],
+    after: usize,
+) -> Option<Vec<(Vec<usize>, usize)>> {
+    let p = d.slots.get(after.checked_sub(1)?)?;
+    let n = d.slots.get(after)?;
+    if run.iter().any(|&k| comments[k].right) || d.empty_items.binary_search(&n.pos.idx).is_ok() {
+        return None;
+    }
+    let (ni, pi) = (&d.infos[n.coll], &d.infos[p.coll]);
+    if ni.flow {
+        return None;
+    }
+    // The previous entry as yaml.v3 sees it: a flow collection counts as one node.
+    let block = innermost_block(d, p.coll);
+    let (p_path, p_entry, last) = if pi.flow {
+        let (&entry, parent) = d.paths[p.coll][..=block.len()].split_last()?;
+        (parent.to_vec(), entry, LastToken::FlowEnd)
+    } else {
+        let value = match node_ref(root, &d.paths[p.coll])? {
+            Node::Map(c) | Node::Seq(c) => &c.entries.get(p.entry)?.value,
+            Node::Scalar { .. } => return None,
+        };
+        let last = match value {
+            Node::Scalar {
+                text,
+                style: ScalarStyle::Plain,
+                tag: None,
+                ..
+            } if text.is_empty() => LastToken::Value,
+            Node::Scalar { .. } => LastToken::Scalar,
+            // A block collection would have slots of its own after this one.
+            Node::Map(_) | Node::Seq(_) => LastToken::FlowEnd,
+        };
+        (d.paths[p.coll].clone(), p.entry, last)
+    };
+    // The next entry starts a collection under the previous key: handled elsewhere.
+    let mut value_path = p_path.clone();
+    value_path.push(p_entry);
+    if d.paths[n.coll].starts_with(&value_path) {
+        return None;
+    }
+    if d.empty_items.binary_search(&p.pos.idx).is_ok() {
+        return None;
+    }
+    // The open blocks after the previous entry, outermost first, with yaml.v3's indentation
+    // (an indentless sequence, at its mapping's column, adds no level): (path length, id).
+    let block_id = prefix_id(d, p.coll, block.len());
+    let mut levels: Vec<(usize, usize)> = Vec::new();
+    for len in 0..=block.len() {
+        let id = prefix_id(d, block_id, len);
+        let info = &d.infos[id];
+        let indentless = !info.is_map
+            && info
+                .parent
+                .is_some_and(|q| d.infos[q].is_map && d.infos[q].src_col == info.src_col);
+        if !indentless {
+            levels.push((len, id));
+        }
+    }
+    let indent = d.infos[levels.last()?.1].src_col;
+    let first = &comments[run[0]];
+    let ends = &d.content_ends;
+    let last_line = ends[..ends.partition_point(|e| e.0 <= first.pos.idx)]
+        .last()
+        .map(|e| e.1)?;
+    let n_col = if ni.is_map { n.pos.col } else { ni.src_col };
+
+    // Cut the run into parts as yaml.v3's scan_comments does.
+    enum Kind {
+        Foot(Mark),
+        Head,
+    }
+    let mut parts: Vec<(Vec<usize>, usize, Kind)> = Vec::new(); // (comments, start col, kind)
+    let mut part: Vec<usize> = Vec::new();
+    let mut start: Option<&RawComment> = None;
+    let mut mark = Mark::Token;
+    let mut first_empty = first.pos.line <= last_line + 1;
+    let foot_line = last_line + 1;
+    let mut prev_line: Option<usize> = None;
+    let flush = |part: &mut Vec<usize>,
+                 start: &mut Option<&RawComment>,
+                 mark: &mut Mark,
+                 at: usize,
+                 parts: &mut Vec<(Vec<usize>, usize, Kind)>| {
+        if let Some(s) = start.take() {
+            let m = if s.pos.col < indent {
+                Mark::At(s.pos.idx)
+            } else {
+                *mark
+            };
+            parts.push((std::mem::take(part), s.pos.col, Kind::Foot(m)));
+            *mark = Mark::At(at);
+        }
+    };
+    let blank_cut = |start: &Option<&RawComment>, first_empty: bool| {
+        start.is_some_and(|s| {
+            first_empty
+                && (s.pos.line == foot_line && last != LastToken::Value || s.pos.col < indent)
+        })
+    };
+    for &k in run {
+        let c = &comments[k];
+        if let Some(line) = prev_line {
+            if c.pos.line > line + 1 {
+                if blank_cut(&start, first_empty) {
+                    flush(&mut part, &mut start, &mut mark, c.pos.idx, &mut parts);
+                }
+                first_empty = false;
+            }
+        }
+        if start.is_some_and(|s| c.pos.col < indent && c.pos.col != s.pos.col) {
+            // A cut before a line: the part's own start decides its mark only when it was
+            // cut at a blank line; here the running mark applies.
+            if let Some(s) = start.take() {
+                parts.push((std::mem::take(&mut part), s.pos.col, Kind::Foot(mark)));
+                mark = Mark::At(c.pos.idx);
+            }
+        }
+        if start.is_none() {
+            start = Some(c);
+        }
+        part.push(k);
+        prev_line = Some(c.pos.line);
+    }
+    if let Some(line) = prev_line {
+        if n.pos.line > line + 1 && blank_cut(&start, first_empty) {
+            flush(&mut part, &mut start, &mut mark, n.pos.idx, &mut parts);
+        }
+    }
+    if start.is_some_and(|s| n_col < indent && n_col != s.pos.col) {
+        if let Some(s) = start.take() {
+            parts.push((std::mem::take(&mut part), s.pos.col, Kind::Foot(mark)));
+        }
+    }
+    if let Some(s) = start {
+        parts.push((part, s.pos.col, Kind::Head));
+    }
+
+    // The blocks the next entry closes, innermost first, with where yaml.v3 puts their ends:
+    // before the run, or at the first part (in a backwards walk) that starts at the block's
+    // column.
+    let mut closing: Vec<(usize, usize, usize)> = Vec::new(); // (path length, id, end offset)
+    let mut end_at = first.pos.idx.saturating_sub(1);
+    for &(len, id) in levels.iter().rev() {
+        let info = &d.infos[id];
+        if info.src_col <= n_col {
+            break;
+        }
+        for (part, col, _) in parts.iter().rev() {
+            let s = comments[part[0]].pos.idx;
+            let e = comments[*part.last()?].pos.idx;
+            if e < end_at {
+                break;
+            }
+            if *col == info.src_col {
+                end_at = s;
+            }
+        }
+        closing.push((len, id, end_at));
+    }
+
+    let before_next = (d.paths[n.coll].clone(), n.entry);
+    let after_prev = (p_path.clone(), p_entry + 1);
+    let mut places = Vec::with_capacity(run.len());
+    for (part, _, kind) in &parts {
+        let place = match kind {
+            Kind::Head => before_next.clone(),
+            Kind::Foot(Mark::Token) => after_prev.clone(),
+            Kind::Foot(Mark::At(at)) => {
+                let mut place = None;
+                let mut pending = false;
+                for &(len, id, end) in &closing {
+                    if pending || end >= *at {
+                        pending = true;
+                        if d.infos[id].is_map {
+                            place = Some((block[..len].to_vec(), usize::MAX));
+                            break;
+                        }
+                    }
+                }
+                place.unwrap_or_else(|| {
+                    // The next entry's first event takes it: a key's foot comment moves to the
+                    // key before it (yaml.v3's decoder), so it leads the next entry.
+                    // A scalar item keeps it: it follows that item.
+                    let scalar_item = !ni.is_map
+                        && matches!(
+                            node_ref(root, &d.paths[n.coll]),
+                            Some(Node::Seq(c)) if matches!(
+                                c.entries.get(n.entry).map(|e| &e.value),
+                                Some(Node::Scalar { .. })
+                            )
+                        );
+                    if (ni.is_map && n.entry == 0) || scalar_item {
+                        (d.paths[n.coll].clone(), n.entry + 1)
+                    } else {
+                        before_next.clone()
+                    }
+                })
+            }
+        };
+        for _ in part {
+            places.push(place.clone());
+        }
+    }
+    Some(places)
+}
+
+fn node_ref<'a>(root: &'a Node, path: &[usize]) -> Option<&'a Node> {
+    let mut node = root;
+    for &i in path {
+        let c = match node {
+            Node::Map(c) | Node::Seq(c) => c,
+            Node::Scalar { .. } => return None,
+        };
+        node = &c.entries.get(i)?.value;
+    }
+    Some(node)
+}
+
 /// A comment's collection by its column: the innermost open collection (an ancestor of the
 /// previous entry's) whose column is at most the comment's, unless the next entry's
 /// collection fits better.
@@ -1051,6 +1401,83 @@ fn innermost_block(d: &DocBuild, id: usize) -> &[usize] {
         .find(|&len| d.infos[prefix_id(d, id, len)].flow)
         .map_or(path.len(), |flow| flow - 1);
     &path[..len]
+}
+
+/// Where the last comments of a stream that does not end in a line break land. yaml.v3
+/// splits them off as a foot comment when they start right after the last content and either
+/// the last token is not a bare `key:` or they start left of the innermost block's column;
+/// otherwise they are a head comment with nothing to lead, which ends up after the root
+/// mapping's last entry. A foot comment at or right of that column follows the last scalar in
+/// its collection. One further left goes to the first mapping whose end comes after it: yaml.v3
+/// ends the blocks indented deeper than the column the text ends at before the comments, and
+/// the others after them (a sequence's end takes no comments).
+///
+/// `run` is the own-line comments after the last entry as (line, column, in the last
+/// segment); `value_last` says the last entry is a key with no value on its line. `None`
+/// where the run has a blank line, or a comment at the column of a mapping that ends before
+/// it (yaml.v3 then moves that end): the general end-of-document rule applies.
+fn eof_target(
+    d: &DocBuild,
+    prev: usize,
+    run: &[(usize, usize, bool)],
+    value_last: bool,
+) -> Option<Vec<usize>> {
+    let end_col = d.eof_col?;
+    if run.is_empty()
+        || run[0].0 > d.last_content_line + 1
+        || run.windows(2).any(|w| w[1].0 != w[0].0 + 1)
+    {
+        return None;
+    }
+    let inner = innermost_block(d, prev);
+    let levels: Vec<(usize, &CollInfo)> = (0..=inner.len())
+        .map(|len| (len, &d.infos[prefix_id(d, prev, len)]))
+        .collect();
+    if levels.iter().any(|(_, i)| {
+        i.is_map && i.src_col > end_col && run.iter().any(|&(_, c, _)| c == i.src_col)
+    }) {
+        return None;
+    }
+    // yaml.v3's indentation: that of the innermost block, an indentless sequence (at its
+    // mapping's column) adding none.
+    let next_indent = levels.last()?.1.src_col;
+    let &(start_line, start_col, _) = run.iter().find(|&&(.., last)| last)?;
+    let first_chunk = start_line == run[0].0;
+    let dedented = start_col < next_indent;
+    if !(first_chunk && !value_last || dedented) {
+        return Some(Vec::new());
+    }
+    if !dedented {
+        return Some(inner.to_vec());
+    }
+    levels
+        .iter()
+        .rev()
+        .find(|(_, i)| i.is_map && !i.flow && i.src_col <= end_col)
+        .map(|&(len, _)| inner[..len].to_vec())
+}
+
+/// After a last entry that is a bare `key:`, yaml.v3 splits the closing comments off as a foot
+/// comment only when they start right after it and left of the mapping's column; otherwise
+/// they are a head comment with nothing to lead, which sops puts after the root mapping's last
+/// entry (`Some(root)`). `None`: the general rule applies.
+fn value_last_head(
+    d: &DocBuild,
+    prev: usize,
+    run: &[(usize, usize, bool)],
+    value_last: bool,
+) -> Option<Vec<usize>> {
+    if !value_last || run.is_empty() {
+        return None;
+    }
+    let &(start_line, start_col, _) = run.iter().find(|&&(.., last)| last)?;
+    let consecutive = run[0].0 <= d.last_content_line + 1
+        && run
+            .windows(2)
+            .take_while(|w| w[0].0 < start_line)
+            .all(|w| w[1].0 == w[0].0 + 1);
+    let dedented = start_col < d.infos[prev].src_col;
+    (!(consecutive && dedented)).then(Vec::new)
 }
 
 /// Where an own-line comment after the document's last entry lands, as sops 3.11 places it
