@@ -142,6 +142,8 @@ struct DocBuild {
     last_content_line: usize,
     /// Where each scalar, alias and flow collection ends: (byte offset, line), in order.
     content_ends: Vec<(usize, usize)>,
+    /// Whether this is the stream's last document.
+    last_doc: bool,
 }
 
 /// Parses a YAML stream into one [`Map`] per document, as sops's YAML store loads it.
@@ -341,6 +343,21 @@ fn dash_column(source: &str, span: &Span) -> Option<usize> {
     indicator_column(source, span, '-')
 }
 
+/// The dash column of an indentless sequence whose first item is a nested sequence on the same
+/// line (`key:\n- - x`): granit-parser starts it at the nested dash; its own is the line's
+/// first character, with only dashes and blanks up to the start.
+fn indentless_dash_column(source: &str, span: &Span) -> Option<usize> {
+    let at = span.start.byte_offset()?;
+    if !source[at..].starts_with('-') {
+        return None;
+    }
+    let line_start = source[..at].rfind('\n').map_or(0, |i| i + 1);
+    let before = &source[line_start..at];
+    let lead = before.len() - before.trim_start_matches(' ').len();
+    let rest = before[lead..].trim_end_matches(' ');
+    (rest.starts_with('-') && rest.chars().all(|c| c == '-' || c == ' ')).then_some(lead)
+}
+
 /// The column of `indicator` (`-` of a block sequence, `?` of a block mapping whose first key
 /// is explicit) when a collection starts with it: at its start position, or as the last
 /// non-blank character before it on the same line (granit-parser starts such collections at
@@ -407,6 +424,7 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                     eof_col: None,
                     last_content_line: 0,
                     content_ends: Vec::new(),
+                    last_doc: false,
                 };
                 // Comments seen after the previous document ended and before this one's
                 // start marker belong to the previous document (its foot).
@@ -530,6 +548,17 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                 // Likewise a block mapping whose first key is explicit (`? key`) starts at
                 // the `?`.
                 let own_col = match (is_map, flow) {
+                    // An indentless sequence whose first item is a sequence starts at that
+                    // item's dash: its own is the first on the line.
+                    (false, false)
+                        if stack
+                            .last()
+                            .is_some_and(|t| t.is_map && !d.infos[t.id].flow) =>
+                    {
+                        indentless_dash_column(source, &span)
+                            .or_else(|| dash_column(source, &span))
+                            .unwrap_or(pos.col)
+                    }
                     (false, false) => dash_column(source, &span).unwrap_or(pos.col),
                     (true, false) => indicator_column(source, &span, '?').unwrap_or(pos.col),
                     _ => pos.col,
@@ -592,6 +621,7 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
     }
     if let Some(last) = docs.last_mut() {
         last.comments.append(&mut orphan_comments);
+        last.last_doc = true;
         if !source.ends_with(is_v3_break) {
             let tail = source.rsplit(is_v3_break).next().unwrap_or(source);
             last.eof_col = Some(tail.chars().count());
@@ -1148,12 +1178,20 @@ fn gap(
     after: usize,
 ) -> Option<Vec<(Vec<usize>, usize)>> {
     let p = d.slots.get(after.checked_sub(1)?)?;
-    let n = d.slots.get(after)?;
-    if run.iter().any(|&k| comments[k].right) || d.empty_items.binary_search(&n.pos.idx).is_ok() {
+    // No next entry: the document ends (then `---`/`...` or the end of a stream that ends in a
+    // line break; the other kind of end is `eof_target`'s).
+    let n = d.slots.get(after);
+    if n.is_none() && d.eof_col.is_some() {
         return None;
     }
-    let (ni, pi) = (&d.infos[n.coll], &d.infos[p.coll]);
-    if ni.flow {
+    if run.iter().any(|&k| comments[k].right)
+        || n.is_some_and(|n| d.empty_items.binary_search(&n.pos.idx).is_ok())
+    {
+        return None;
+    }
+    let pi = &d.infos[p.coll];
+    let ni = n.map(|n| &d.infos[n.coll]);
+    if ni.is_some_and(|i| i.flow) {
         return None;
     }
     // The previous entry as yaml.v3 sees it: a flow collection counts as one node.
@@ -1182,7 +1220,7 @@ fn gap(
     // The next entry starts a collection under the previous key: handled elsewhere.
     let mut value_path = p_path.clone();
     value_path.push(p_entry);
-    if d.paths[n.coll].starts_with(&value_path) {
+    if n.is_some_and(|n| d.paths[n.coll].starts_with(&value_path)) {
         return None;
     }
     if d.empty_items.binary_search(&p.pos.idx).is_ok() {
@@ -1209,7 +1247,14 @@ fn gap(
     let last_line = ends[..ends.partition_point(|e| e.0 <= first.pos.idx)]
         .last()
         .map(|e| e.1)?;
-    let n_col = if ni.is_map { n.pos.col } else { ni.src_col };
+    // The column of the next token: the next entry's key or dash; `---`/`...` at column 0;
+    // none at the end of the stream.
+    let n_col = match (n, ni) {
+        (Some(n), Some(ni)) if ni.is_map => Some(n.pos.col),
+        (Some(_), Some(ni)) => Some(ni.src_col),
+        _ if d.last_doc => None,
+        _ => Some(0),
+    };
 
     // Cut the run into parts as yaml.v3's scan_comments does.
     enum Kind {
@@ -1268,14 +1313,21 @@ fn gap(
         part.push(k);
         prev_line = Some(c.pos.line);
     }
-    if let Some(line) = prev_line {
-        if n.pos.line > line + 1 && blank_cut(&start, first_empty) {
-            flush(&mut part, &mut start, &mut mark, n.pos.idx, &mut parts);
-        }
+    let end_idx = n.map_or(usize::MAX, |n| n.pos.idx);
+    // The end of the stream cuts like a blank line.
+    let blank_before_next = match (prev_line, n) {
+        (_, None) => n_col.is_none(),
+        (Some(line), Some(n)) => n.pos.line > line + 1,
+        (None, Some(_)) => false,
+    };
+    if blank_before_next && blank_cut(&start, first_empty) {
+        flush(&mut part, &mut start, &mut mark, end_idx, &mut parts);
     }
-    if start.is_some_and(|s| n_col < indent && n_col != s.pos.col) {
-        if let Some(s) = start.take() {
-            parts.push((std::mem::take(&mut part), s.pos.col, Kind::Foot(mark)));
+    if let Some(n_col) = n_col {
+        if start.is_some_and(|s| n_col < indent && n_col != s.pos.col) {
+            if let Some(s) = start.take() {
+                parts.push((std::mem::take(&mut part), s.pos.col, Kind::Foot(mark)));
+            }
         }
     }
     if let Some(s) = start {
@@ -1287,9 +1339,10 @@ fn gap(
     // column.
     let mut closing: Vec<(usize, usize, usize)> = Vec::new(); // (path length, id, end offset)
     let mut end_at = first.pos.idx.saturating_sub(1);
+    let unroll_to = n_col.unwrap_or(0);
     for &(len, id) in levels.iter().rev() {
         let info = &d.infos[id];
-        if info.src_col <= n_col {
+        if info.src_col <= unroll_to {
             break;
         }
         for (part, col, _) in parts.iter().rev() {
@@ -1304,8 +1357,17 @@ fn gap(
         }
         closing.push((len, id, end_at));
     }
+    if n.is_none() {
+        // The root mapping ends after everything (`---`, `...` or the end of the stream).
+        closing.push((0, levels[0].1, usize::MAX));
+    }
 
-    let before_next = (d.paths[n.coll].clone(), n.entry);
+    // At the end of the document a head comment leads nothing: it becomes the document's
+    // foot comment, which sops puts after the root mapping's last entry.
+    let before_next = match n {
+        Some(n) => (d.paths[n.coll].clone(), n.entry),
+        None => (Vec::new(), usize::MAX),
+    };
     let after_prev = (p_path.clone(), p_entry + 1);
     let mut places = Vec::with_capacity(run.len());
     for (part, _, kind) in &parts {
@@ -1325,6 +1387,9 @@ fn gap(
                     }
                 }
                 place.unwrap_or_else(|| {
+                    let (Some(n), Some(ni)) = (n, ni) else {
+                        return before_next.clone();
+                    };
                     // The next entry's first event takes it: a key's foot comment moves to the
                     // key before it (yaml.v3's decoder), so it leads the next entry.
                     // A scalar item keeps it: it follows that item.
