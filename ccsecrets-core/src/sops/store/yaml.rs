@@ -372,7 +372,10 @@ fn indicator_column(source: &str, span: &Span, indicator: char) -> Option<usize>
     let before = &source[line_start..at];
     let trimmed = before.trim_end_matches(' ');
     let blanks = before.len() - trimmed.len();
-    (trimmed.ends_with(indicator) && blanks > 0 && col > blanks).then(|| col - blanks - 1)
+    // (A collection on the lines after its `-` starts right after it, at the line's end.)
+    let at_line_end = source[at..].starts_with(['\n', '\r']);
+    (trimmed.ends_with(indicator) && (blanks > 0 || at_line_end) && col > blanks)
+        .then(|| col - blanks - 1)
 }
 
 fn scan_error(e: &granit_parser::ScanError) -> StoreError {
@@ -1119,6 +1122,8 @@ enum LastToken {
     FlowEnd,
     /// The `:` of a key with nothing after it.
     Value,
+    /// The `-` of a sequence item with nothing after it.
+    Entry,
 }
 
 /// Where a foot comment is unfolded in yaml.v3's token queue.
@@ -1181,9 +1186,6 @@ fn gap(
     // No next entry: the document ends (then `---`/`...` or the end of a stream that ends in a
     // line break; the other kind of end is `eof_target`'s).
     let n = d.slots.get(after);
-    if n.is_none() && d.eof_col.is_some() {
-        return None;
-    }
     if run.iter().any(|&k| comments[k].right)
         || n.is_some_and(|n| d.empty_items.binary_search(&n.pos.idx).is_ok())
     {
@@ -1223,9 +1225,11 @@ fn gap(
     if n.is_some_and(|n| d.paths[n.coll].starts_with(&value_path)) {
         return None;
     }
-    if d.empty_items.binary_search(&p.pos.idx).is_ok() {
-        return None;
-    }
+    let last = if d.empty_items.binary_search(&p.pos.idx).is_ok() {
+        LastToken::Entry
+    } else {
+        last
+    };
     // The open blocks after the previous entry, outermost first, with yaml.v3's indentation
     // (an indentless sequence, at its mapping's column, adds no level): (path length, id).
     let block_id = prefix_id(d, p.coll, block.len());
@@ -1339,12 +1343,20 @@ fn gap(
     // column.
     let mut closing: Vec<(usize, usize, usize)> = Vec::new(); // (path length, id, end offset)
     let mut end_at = first.pos.idx.saturating_sub(1);
-    let unroll_to = n_col.unwrap_or(0);
+    // At the end of a stream without a final line break yaml.v3 first ends the blocks deeper
+    // than the column the text ends at.
+    let unroll_to = match (n_col, d.eof_col) {
+        (Some(c), _) => c,
+        (None, Some(c)) => c,
+        (None, None) => 0,
+    };
+    let mut open = levels.len();
     for &(len, id) in levels.iter().rev() {
         let info = &d.infos[id];
         if info.src_col <= unroll_to {
             break;
         }
+        open -= 1;
         for (part, col, _) in parts.iter().rev() {
             let s = comments[part[0]].pos.idx;
             let e = comments[*part.last()?].pos.idx;
@@ -1358,8 +1370,10 @@ fn gap(
         closing.push((len, id, end_at));
     }
     if n.is_none() {
-        // The root mapping ends after everything (`---`, `...` or the end of the stream).
-        closing.push((0, levels[0].1, usize::MAX));
+        // The other blocks end after everything (`---`, `...` or the end of the stream).
+        for &(len, id) in levels[..open].iter().rev() {
+            closing.push((len, id, usize::MAX));
+        }
     }
 
     // At the end of the document a head comment leads nothing: it becomes the document's
@@ -1373,8 +1387,15 @@ fn gap(
     for (part, _, kind) in &parts {
         let place = match kind {
             Kind::Head => before_next.clone(),
-            Kind::Foot(Mark::Token) => after_prev.clone(),
-            Kind::Foot(Mark::At(at)) => {
+            Kind::Foot(Mark::Token) if last != LastToken::Entry => after_prev.clone(),
+            Kind::Foot(mark) => {
+                // After a bare `-` the comment is unfolded at once, but the item (no node)
+                // takes none: it waits for the next event that does.
+                let at = match mark {
+                    Mark::At(at) => *at,
+                    Mark::Token => 0,
+                };
+                let at = &at;
                 let mut place = None;
                 let mut pending = false;
                 for &(len, id, end) in &closing {
@@ -1468,7 +1489,8 @@ fn innermost_block(d: &DocBuild, id: usize) -> &[usize] {
     &path[..len]
 }
 
-/// Where the last comments of a stream that does not end in a line break land. yaml.v3
+/// Where the last comments of a stream that does not end in a line break land, for the runs
+/// [`gap`] leaves to the general rules (those with a same-line comment). yaml.v3
 /// splits them off as a foot comment when they start right after the last content and either
 /// the last token is not a bare `key:` or they start left of the innermost block's column;
 /// otherwise they are a head comment with nothing to lead, which ends up after the root
