@@ -343,6 +343,48 @@ fn dash_column(source: &str, span: &Span) -> Option<usize> {
     indicator_column(source, span, '-')
 }
 
+/// Whether a `~` scalar at `span` is written in the source (granit-parser also reports an
+/// item or value with no node as `~`).
+fn written_tilde(source: &str, span: &Span) -> bool {
+    span.start
+        .byte_offset()
+        .and_then(|at| source.get(at..))
+        .is_some_and(|rest| rest.starts_with('~'))
+}
+
+/// The `-` alone on an earlier line (past blank and comment lines) that a collection starting
+/// at `pos` (byte offset `at`) is the item of, when the collection does not start on the
+/// dash's line.
+fn dash_before(source: &str, at: usize, pos: Pos) -> Option<Pos> {
+    let line_start = source.get(..at)?.rfind('\n').map_or(0, |i| i + 1);
+    if !source[line_start..at].trim().is_empty() {
+        return None;
+    }
+    let mut end = line_start.checked_sub(1)?;
+    let mut line = pos.line;
+    loop {
+        line = line.checked_sub(1)?;
+        let start = source[..end].rfind('\n').map_or(0, |i| i + 1);
+        let text = &source[start..end];
+        let trimmed = text.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            end = start.checked_sub(1)?;
+            continue;
+        }
+        // The line must end in a `-` indicator (possibly after other indicators).
+        let body = text.trim_end();
+        if body.ends_with('-') && body[..body.len() - 1].chars().all(|c| c == ' ' || c == '-') {
+            let dash = start + body.len() - 1;
+            return Some(Pos {
+                idx: pos.idx.checked_sub(source[dash..at].chars().count())?,
+                line,
+                col: source[start..dash].chars().count(),
+            });
+        }
+        return None;
+    }
+}
+
 /// The dash column of an indentless sequence whose first item is a nested sequence on the same
 /// line (`key:\n- - x`): granit-parser starts it at the nested dash; its own is the line's
 /// first character, with only dashes and blanks up to the start.
@@ -503,7 +545,7 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                         && value == "~"
                         && style == ScalarStyle::Plain
                         && tag.is_none()
-                        && !source[pos.idx.min(source.len())..].starts_with('~')
+                        && !written_tilde(source, &span)
                     {
                         d.empty_items.push(pos.idx);
                     }
@@ -516,7 +558,7 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                     && style == ScalarStyle::Plain
                     && tag.is_none()
                     && stack.last().is_some_and(|t| t.is_map && t.key.is_some())
-                    && !source[pos.idx.min(source.len())..].starts_with('~')
+                    && !written_tilde(source, &span)
                 {
                     text.clear();
                 }
@@ -544,7 +586,18 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                 let pos = pos_of(&span);
                 // The entry slot for this collection in its parent is registered now, so that
                 // slots stay in document order (parent entry before its children).
-                let path = register_slot(d, &mut stack, pos);
+                // A block collection that is a sequence item on the lines after its `-` holds
+                // that item's slot at the dash: yaml.v3 scans the comments between them after
+                // the dash.
+                let slot_pos = match stack.last() {
+                    Some(top) if !top.is_map && !d.infos[top.id].flow => span
+                        .start
+                        .byte_offset()
+                        .and_then(|at| dash_before(source, at, pos))
+                        .unwrap_or(pos),
+                    _ => pos,
+                };
+                let path = register_slot(d, &mut stack, slot_pos);
                 let flow = style == granit_parser::StructureStyle::Flow;
                 // A block sequence's column is its dash's: granit-parser puts the start of an
                 // indentless sequence (`key:\n- a`) at the first item's content instead.
@@ -1007,9 +1060,9 @@ fn first_leaf_collection(root: &mut Node, path: &[usize]) -> Vec<usize> {
     }
 }
 
-/// Own-line comments between `key:` and the block collection that is its value, placed as
-/// yaml.v3 splits such a run (its `scan_comments` after a VALUE token) and sops then loads
-/// it. The run, from the line after the key, is cut before a comment line that starts left
+/// Own-line comments between `key:` (or a `-`) and the block collection that is its value
+/// (item), placed as yaml.v3 splits such a run (its `scan_comments` after a VALUE or
+/// BLOCK-ENTRY token) and sops then loads it. The run, from the line after the key, is cut before a comment line that starts left
 /// of the mapping's column at a different column than the run so far, and, at the run's
 /// first blank line, when the run began right after the key and left of the mapping's
 /// column. Every part but the last becomes a foot comment of the value's first scalar (sops
@@ -1041,9 +1094,12 @@ fn comments_before_block_values(
             v.push(p.entry);
             v
         };
-        if !pi.is_map || pi.flow || ni.flow || n.entry != 0 || d.paths[n.coll] != value_path {
+        if pi.flow || ni.flow || n.entry != 0 || d.paths[n.coll] != value_path {
             continue;
         }
+        // After `key:` (a VALUE token) only a run left of the mapping's column is cut at its
+        // first blank line; after a `-` (a BLOCK-ENTRY) also one that starts right below it.
+        let after_value = pi.is_map;
         // An item with no node (`-` alone) takes no comments: the empty-item rule applies.
         if d.empty_items.binary_search(&n.pos.idx).is_ok() {
             continue;
@@ -1064,13 +1120,16 @@ fn comments_before_block_values(
         let mut first_empty = comments[run[0]].pos.line == p.pos.line + 1;
         let mut chunk: Vec<usize> = Vec::new();
         let mut start_col = 0;
+        let mut start_line = 0;
         let mut prev_line = None::<usize>;
         for k in run {
             let c = &comments[k];
             if let Some(line) = prev_line {
                 if c.pos.line > line + 1 {
                     // A blank line after a comment line.
-                    if first_empty && start_col < next_indent {
+                    if first_empty
+                        && (start_col < next_indent || !after_value && start_line == p.pos.line + 1)
+                    {
                         for &f in &chunk {
                             out.insert(f, Place::AfterFirstLeaf(value_path.clone()));
                         }
@@ -1087,12 +1146,16 @@ fn comments_before_block_values(
             }
             if chunk.is_empty() {
                 start_col = c.pos.col;
+                start_line = c.pos.line;
             }
             chunk.push(k);
             prev_line = Some(c.pos.line);
         }
         if let Some(line) = prev_line {
-            if n.pos.line > line + 1 && first_empty && start_col < next_indent {
+            if n.pos.line > line + 1
+                && first_empty
+                && (start_col < next_indent || !after_value && start_line == p.pos.line + 1)
+            {
                 for &f in &chunk {
                     out.insert(f, Place::AfterFirstLeaf(value_path.clone()));
                 }
@@ -1112,6 +1175,10 @@ fn comments_before_block_values(
     }
     out
 }
+
+/// Where a comment goes: the collection at this path, before its entry at this index (after
+/// its last entry when there is none).
+type Target = (Vec<usize>, usize);
 
 /// The token yaml.v3 scanned last before a run of comments.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -1151,7 +1218,7 @@ fn comments_between_entries(
     comments: &[RawComment],
     afters: &[usize],
     skip: &HashMap<usize, Place>,
-) -> HashMap<usize, (Vec<usize>, usize)> {
+) -> HashMap<usize, Target> {
     let mut out = HashMap::new();
     let mut i = 0;
     while i < comments.len() {
@@ -1160,12 +1227,28 @@ fn comments_between_entries(
         while j < comments.len() && afters[j] == after {
             j += 1;
         }
-        let run: Vec<usize> = (i..j).collect();
+        // A comment on the line of the last content is a line comment (yaml.v3 scans it on
+        // its own, and it is placed as such); the run is the own-line comments after it.
+        let run: Vec<usize> = (i..j)
+            .filter(|&k| {
+                !(comments[k].right
+                    && after.checked_sub(1).is_some_and(|a| {
+                        let last_line = content_line_before(d, comments[k].pos.idx);
+                        d.slots[a].pos.line <= comments[k].pos.line
+                            && last_line == Some(comments[k].pos.line)
+                    }))
+            })
+            .collect();
         i = j;
+        if run.is_empty() {
+            continue;
+        }
         if let Some(places) = gap(d, root, comments, &run, after) {
             for (k, place) in run.into_iter().zip(places) {
-                if !skip.contains_key(&k) {
-                    out.insert(k, place);
+                if let Some(place) = place {
+                    if !skip.contains_key(&k) {
+                        out.insert(k, place);
+                    }
                 }
             }
         }
@@ -1181,16 +1264,16 @@ fn gap(
     comments: &[RawComment],
     run: &[usize],
     after: usize,
-) -> Option<Vec<(Vec<usize>, usize)>> {
+) -> Option<Vec<Option<Target>>> {
     let p = d.slots.get(after.checked_sub(1)?)?;
     // No next entry: the document ends (then `---`/`...` or the end of a stream that ends in a
     // line break; the other kind of end is `eof_target`'s).
     let n = d.slots.get(after);
-    if run.iter().any(|&k| comments[k].right)
-        || n.is_some_and(|n| d.empty_items.binary_search(&n.pos.idx).is_ok())
-    {
+    if run.iter().any(|&k| comments[k].right) {
         return None;
     }
+    // Before an item with no node a head comment follows the empty-item rule.
+    let next_empty = n.is_some_and(|n| d.empty_items.binary_search(&n.pos.idx).is_ok());
     let pi = &d.infos[p.coll];
     let ni = n.map(|n| &d.infos[n.coll]);
     if ni.is_some_and(|i| i.flow) {
@@ -1247,10 +1330,7 @@ fn gap(
     }
     let indent = d.infos[levels.last()?.1].src_col;
     let first = &comments[run[0]];
-    let ends = &d.content_ends;
-    let last_line = ends[..ends.partition_point(|e| e.0 <= first.pos.idx)]
-        .last()
-        .map(|e| e.1)?;
+    let last_line = content_line_before(d, first.pos.idx)?;
     // The column of the next token: the next entry's key or dash; `---`/`...` at column 0;
     // none at the end of the stream.
     let n_col = match (n, ni) {
@@ -1386,8 +1466,9 @@ fn gap(
     let mut places = Vec::with_capacity(run.len());
     for (part, _, kind) in &parts {
         let place = match kind {
-            Kind::Head => before_next.clone(),
-            Kind::Foot(Mark::Token) if last != LastToken::Entry => after_prev.clone(),
+            Kind::Head if next_empty => None,
+            Kind::Head => Some(before_next.clone()),
+            Kind::Foot(Mark::Token) if last != LastToken::Entry => Some(after_prev.clone()),
             Kind::Foot(mark) => {
                 // After a bare `-` the comment is unfolded at once, but the item (no node)
                 // takes none: it waits for the next event that does.
@@ -1407,7 +1488,7 @@ fn gap(
                         }
                     }
                 }
-                place.unwrap_or_else(|| {
+                Some(place.unwrap_or_else(|| {
                     let (Some(n), Some(ni)) = (n, ni) else {
                         return before_next.clone();
                     };
@@ -1427,7 +1508,7 @@ fn gap(
                     } else {
                         before_next.clone()
                     }
-                })
+                }))
             }
         };
         for _ in part {
@@ -1435,6 +1516,14 @@ fn gap(
         }
     }
     Some(places)
+}
+
+/// The line of the last content (scalar, alias or flow collection end) before offset `idx`.
+fn content_line_before(d: &DocBuild, idx: usize) -> Option<usize> {
+    let ends = &d.content_ends;
+    ends[..ends.partition_point(|e| e.0 <= idx)]
+        .last()
+        .map(|e| e.1)
 }
 
 fn node_ref<'a>(root: &'a Node, path: &[usize]) -> Option<&'a Node> {
