@@ -375,6 +375,6 @@ fn yaml_regressions_match_sops_layout_and_plaintext() {
             failures.push(format!("{name}: sops decrypts our file differently"));
         }
     }
-    assert_eq!(checked, 9, "expected the nine regress-*.yaml fixtures");
+    assert_eq!(checked, 10, "expected the ten regress-*.yaml fixtures");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -1,0 +1,88 @@
+//! Where YAML comments land, case by case, against the real sops.
+//!
+//! Each input is encrypted by sops and by ccsecrets with `--encrypted-regex '^$'`, which
+//! encrypts nothing (values and comments stay readable), and the data parts of the two outputs
+//! must be byte-identical. The cases are the comment placements that yaml.v3 and sops decide in
+//! surprising ways (found with `fuzz/diff-sops.py`): runs of comments that yaml.v3 splits into
+//! foot and head parts, comments between a key or a `-` and its block value, after empty items,
+//! after flow collections, and at the end of a stream with or without a final line break.
+
+use ccsecrets_tests::{ok, recipient, run, Sandbox};
+
+const CASES: &[&str] = &[
+    // Between `key:` and its block value.
+    "a:\n    b:\n   # c\n    - - x\n",
+    "a:\n    b:\n# c\n        k: v\n",
+    "a:\n    b:\n      # c\n        k: v\n",
+    "a:\n    b:\n# c\n\n        k: v\n",
+    "a:\n    b:\n# c\n  # d\n        k: v\n",
+    "a:\n    b:\n      # c\n\n  # d\n        k: v\n",
+    "a:\n    b: # i\n  # d\n        k: v\n",
+    // Between a `-` and its block value on later lines.
+    "port:\n-\n# c\n\n  - true\n",
+    "labels:\n- image: x\n-\n  # c\n  tags: q\n",
+    "timeout:\n    -\n        # c\n# d\n      - ~\n",
+    // Runs between entries.
+    "a:\n    b: 1\n# c\n    # d\ne: 1\n",
+    "a:\n    b: 1\n  # c\n    # d\ne: 1\n",
+    "a:\n  b: 1 # x\n  # y\n  c: 2\n",
+    "a:\n  - 1 # x\n  # y\n  - 2\n",
+    "tags:\n- - a b\n  # c\n- - x\n",
+    "a:\n  - x\n# c\n\nb: 1\nd: 2\n",
+    "servers:\n-\n  tls: q\n# c\n- db: ~\n",
+    // Empty items.
+    "replicas:\n  - - x\n# c\n  -\n",
+    "tls:\n-\n  # c\n",
+    "a:\n  - x\n  -\n    # c\n  - y\n",
+    // After flow collections.
+    "a:\n    - - [x]\n# c\n    - - [y]\n",
+    "a:\n    - - [x]\n# c\n    - y\n    - z\n",
+    "a:\n    - - [x]\n# c\n    - b: 1\n",
+    // The end of the document.
+    "tags:\n    timeout:\n  # t\n    # u\n  # v\n",
+    "host:\n  - 20\n# t\n    # u\n# v\n",
+    "a:\n  b:\n  # c\n",
+    "a:\n  b:\n    - x\n    # c\n# d\n",
+    "a:\n  b: 1\n  # c\n---\nb: 2\n",
+    // The end of a stream without a final line break.
+    "port:\n- tls: 3.5\n# c",
+    "name:\n  port:\n# c",
+    "a:\n  b:\n    c:\n      - x\n# z",
+    "a:\n  b:\n    c:\n      - x\n  # z",
+    "a:\n  - b: 1\n    c: x\n# z",
+    "paths:\n    host:\n    # c",
+    "a:\n  b:\n# c\n  # d",
+    "  k:\n    - - x\n# s\n    # b",
+];
+
+fn data_part(out: &[u8]) -> String {
+    let text = String::from_utf8_lossy(out);
+    match text.find("\nsops:\n") {
+        Some(i) => text[..=i].to_string(),
+        None => text.into_owned(),
+    }
+}
+
+#[test]
+fn comments_land_where_sops_puts_them() {
+    let sb = Sandbox::new();
+    let r = recipient(1);
+    let input = sb.work().join("in.yaml");
+    let mut failures = Vec::new();
+    for case in CASES {
+        std::fs::write(&input, case).unwrap();
+        let encrypt = |mut cmd: std::process::Command, what: &str| {
+            cmd.args(["encrypt", "--age", &r, "--encrypted-regex", "^$"])
+                .arg(&input);
+            data_part(&ok(run(cmd, None), what))
+        };
+        let want = encrypt(sb.sops(), "sops encrypt");
+        let got = encrypt(sb.ccsecrets(), "ccsecrets encrypt");
+        if want != got {
+            failures.push(format!(
+                "input {case:?}\n--- sops\n{want}--- ccsecrets\n{got}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
