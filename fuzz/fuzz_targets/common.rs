@@ -7,65 +7,7 @@ use ccsecrets_core::sops::tree::{Item, Map, Value};
 /// - a NaN float equals a NaN float (`PartialEq` says NaN != NaN, but a store that writes
 ///   `.nan` and reads it back has round-tripped it);
 /// - an integral float read back as an integer: sops (Go yaml.v3) writes `1.0` and `5.` as
-///   `1` and `5` (fixtures/sops/scalars.dec.yaml), which then parse as ints;
-/// - the leading comments of a list item's mapping or nested list are written above the item's
-///   `- ` (yaml.v3 head comments) and so read back as comments of the outer list
-///   (fixtures/sops/regress-list-item-comment.*: sops prints them there too).
-pub fn same_maps(a: &[Map], b: &[Map]) -> bool {
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|(x, y)| same_map(&hoist_map(x), &hoist_map(y)))
-}
-
-/// The tree with list items' leading comments moved in front of the item (see [`same_maps`]).
-pub fn hoist_map(m: &Map) -> Map {
-    Map(m
-        .0
-        .iter()
-        .map(|i| match i {
-            Item::Entry(k, v) => Item::Entry(k.clone(), hoist(v)),
-            c => c.clone(),
-        })
-        .collect())
-}
-
-fn hoist(v: &Value) -> Value {
-    match v {
-        Value::Map(m) => Value::Map(hoist_map(m)),
-        Value::Seq(items) => {
-            let mut out = Vec::with_capacity(items.len());
-            for item in items {
-                match hoist(item) {
-                    Value::Map(mut m) if m.0.iter().any(|i| matches!(i, Item::Entry(..))) => {
-                        let lead =
-                            m.0.iter()
-                                .take_while(|i| matches!(i, Item::Comment(_)))
-                                .count();
-                        for c in m.0.drain(..lead) {
-                            if let Item::Comment(c) = c {
-                                out.push(Value::Comment(c));
-                            }
-                        }
-                        out.push(Value::Map(m));
-                    }
-                    Value::Seq(mut s) if s.iter().any(|i| !matches!(i, Value::Comment(_))) => {
-                        let lead = s
-                            .iter()
-                            .take_while(|i| matches!(i, Value::Comment(_)))
-                            .count();
-                        out.extend(s.drain(..lead));
-                        out.push(Value::Seq(s));
-                    }
-                    other => out.push(other),
-                }
-            }
-            Value::Seq(out)
-        }
-        other => other.clone(),
-    }
-}
-
+///   `1` and `5` (fixtures/sops/scalars.dec.yaml), which then parse as ints.
 pub fn same_map(a: &Map, b: &Map) -> bool {
     a.0.len() == b.0.len()
         && a.0.iter().zip(&b.0).all(|(x, y)| match (x, y) {
@@ -85,6 +27,66 @@ pub fn same_value(a: &Value, b: &Value) -> bool {
         (Value::Float(x), Value::Int(y)) => x.fract() == 0.0 && *x == *y as f64,
         _ => a == b,
     }
+}
+
+/// The tree without its comments.
+pub fn strip_comments(m: &Map) -> Map {
+    fn strip(v: &Value) -> Value {
+        match v {
+            Value::Map(m) => Value::Map(strip_comments(m)),
+            Value::Seq(s) => Value::Seq(
+                s.iter()
+                    .filter(|i| !matches!(i, Value::Comment(_)))
+                    .map(strip)
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    Map(m
+        .0
+        .iter()
+        .filter_map(|i| match i {
+            Item::Entry(k, v) => Some(Item::Entry(k.clone(), strip(v))),
+            Item::Comment(_) => None,
+        })
+        .collect())
+}
+
+/// Every comment text in the tree, sorted.
+pub fn comment_texts(docs: &[Map]) -> Vec<String> {
+    fn walk_map(m: &Map, out: &mut Vec<String>) {
+        for i in &m.0 {
+            match i {
+                Item::Entry(_, v) => walk(v, out),
+                Item::Comment(c) => out.push(c.clone()),
+            }
+        }
+    }
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Map(m) => walk_map(m, out),
+            Value::Seq(s) => s.iter().for_each(|i| walk(i, out)),
+            Value::Comment(c) => out.push(c.clone()),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    docs.iter().for_each(|m| walk_map(m, &mut out));
+    out.sort();
+    out
+}
+
+/// What a YAML store round trip keeps, as sops's does: every value (in order, up to the
+/// normalisations of [`same_value`]) and every comment. Where a comment lands may change: sops
+/// writes some comments where yaml.v3 reads them back elsewhere (a nested collection's foot
+/// comment after the next `- `, for one), and ccsecrets writes what sops writes.
+pub fn same_values_and_comments(a: &[Map], b: &[Map]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| same_map(&strip_comments(x), &strip_comments(y)))
+        && comment_texts(a) == comment_texts(b)
 }
 
 /// A copy of `m` with the mappings under its top-level `sops` key sorted by key, recursively:

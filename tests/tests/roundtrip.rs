@@ -103,14 +103,17 @@ proptest! {
 #[path = "../../fuzz/fuzz_targets/common.rs"]
 mod fuzz_common;
 
-/// Every input the `yaml_store` fuzz target kept in `fuzz/regressions/yaml_store/` now passes
-/// its property: what parses, emits (indent 4 and 2) and parses back to the same tree.
+/// Every input the `yaml_store` fuzz target kept (`fuzz/regressions/yaml_store*/`) now passes
+/// its property: what parses emits (indent 4 and 2) and parses back with every value and
+/// every comment (where a comment lands is compared with sops in `yaml_comments.rs`).
 #[test]
 fn yaml_fuzz_regressions_round_trip() {
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions/yaml_store");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions");
     let mut checked = 0;
-    for entry in std::fs::read_dir(&dir).expect("fuzz/regressions/yaml_store") {
+    let entries = ["yaml_store", "yaml_store-sops"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root.join(d)).expect("fuzz/regressions"));
+    for entry in entries {
         let path = entry.unwrap().path();
         let Ok(docs) = store::yaml::parse(&std::fs::read(&path).unwrap()) else {
             continue;
@@ -124,8 +127,8 @@ fn yaml_fuzz_regressions_round_trip() {
             let out = store::yaml::emit(&docs, &opts).unwrap();
             let again = store::yaml::parse(&out).unwrap();
             assert!(
-                fuzz_common::same_maps(&docs, &again),
-                "{} (indent {indent}): the round trip changed the tree\n{}",
+                fuzz_common::same_values_and_comments(&docs, &again),
+                "{} (indent {indent}): the round trip lost or changed a value or a comment\n{}",
                 path.display(),
                 String::from_utf8_lossy(&out)
             );

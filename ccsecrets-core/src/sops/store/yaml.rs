@@ -491,8 +491,26 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                 }
             }
             Event::Comment(t, placement) => {
+                // yaml.v3 ends a comment at U+0085, U+2028 or U+2029 (line breaks in YAML 1.1);
+                // granit-parser (YAML 1.2) reads on to the line feed. Text after such a break
+                // would be content to yaml.v3: refuse it rather than read another document.
+                let mut text = t.into_owned();
+                if let Some(cut) = text.find(is_v3_break) {
+                    let rest = &text[cut..];
+                    if !rest
+                        .trim_start_matches(|c: char| is_v3_break(c) || c == ' ' || c == '\t')
+                        .is_empty()
+                    {
+                        return Err(perr(format!(
+                            "line {}: a comment holds a Unicode line break (U+0085, U+2028 or \
+                             U+2029) with text after it, which sops's YAML parser reads as content",
+                            span.start.line()
+                        )));
+                    }
+                    text.truncate(cut);
+                }
                 let c = RawComment {
-                    text: t.into_owned(),
+                    text,
                     pos: pos_of(&span),
                     right: placement == Placement::Right,
                 };
