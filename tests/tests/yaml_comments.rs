@@ -53,6 +53,12 @@ const CASES: &[&str] = &[
     "paths:\n    host:\n    # c",
     "a:\n  b:\n# c\n  # d",
     "  k:\n    - - x\n# s\n    # b",
+    // A foot part no mapping end takes goes to the next item's first scalar.
+    "tags:\n    - - ~\n      # c\n  # d\n    - - x\n",
+    "a:\n  - - x\n    # c\n# d\n  - k: 1\n    j: 2\n",
+    // At the end of a stream the blocks end at the earliest part at their column.
+    "paths:\n  timeout:\n  # t\n# u",
+    "  servers:\n    timeout: db\n    # t\n# u",
     // yaml.v3 ends a comment at U+2028 (a line break in YAML 1.1).
     "# head\u{2028}\na: 1 # line\u{2028}\nb: 2\n",
 ];

@@ -1437,9 +1437,17 @@ fn gap(
     }
 
     // The blocks the next entry closes, innermost first, with where yaml.v3 puts their ends:
-    // before the run, or at the first part (in a backwards walk) that starts at the block's
-    // column.
+    // each end goes to the earliest part of the run that starts at the block's column, else
+    // where the previous end went (before the run for the first).
     let mut closing: Vec<(usize, usize, usize)> = Vec::new(); // (path length, id, end offset)
+    let end_of = |col: usize, end_at: usize| {
+        parts
+            .iter()
+            .filter(|(_, c, _)| *c == col)
+            .map(|(part, _, _)| comments[part[0]].pos.idx)
+            .next()
+            .unwrap_or(end_at)
+    };
     let mut end_at = first.pos.idx.saturating_sub(1);
     // At the end of a stream without a final line break yaml.v3 first ends the blocks deeper
     // than the column the text ends at.
@@ -1455,22 +1463,16 @@ fn gap(
             break;
         }
         open -= 1;
-        for (part, col, _) in parts.iter().rev() {
-            let s = comments[part[0]].pos.idx;
-            let e = comments[*part.last()?].pos.idx;
-            if e < end_at {
-                break;
-            }
-            if *col == info.src_col {
-                end_at = s;
-            }
-        }
+        end_at = end_of(info.src_col, end_at);
         closing.push((len, id, end_at));
     }
     if n.is_none() {
-        // The other blocks end after everything (`---`, `...` or the end of the stream).
+        // The other blocks end at `---`, `...` or the end of the stream, in a second pass of
+        // the same rule that starts after the run.
+        let mut end_at = usize::MAX;
         for &(len, id) in levels[..open].iter().rev() {
-            closing.push((len, id, usize::MAX));
+            end_at = end_of(d.infos[id].src_col, end_at);
+            closing.push((len, id, end_at));
         }
     }
 
@@ -1512,19 +1514,34 @@ fn gap(
                     };
                     // The next entry's first event takes it: a key's foot comment moves to the
                     // key before it (yaml.v3's decoder), so it leads the next entry.
-                    // A scalar item keeps it: it follows that item.
-                    let scalar_item = !ni.is_map
-                        && matches!(
-                            node_ref(root, &d.paths[n.coll]),
-                            Some(Node::Seq(c)) if matches!(
-                                c.entries.get(n.entry).map(|e| &e.value),
-                                Some(Node::Scalar { .. })
-                            )
-                        );
-                    if (ni.is_map && n.entry == 0) || scalar_item {
-                        (d.paths[n.coll].clone(), n.entry + 1)
-                    } else {
-                        before_next.clone()
+                    // A scalar item keeps it: it follows that item. An item that is a
+                    // collection hands it to its first scalar: the first key of a mapping (it
+                    // follows that entry), or the first plain item down nested lists.
+                    if ni.is_map {
+                        return if n.entry == 0 {
+                            (d.paths[n.coll].clone(), 1)
+                        } else {
+                            before_next.clone()
+                        };
+                    }
+                    let mut path = d.paths[n.coll].clone();
+                    let mut entry = n.entry;
+                    loop {
+                        let Some(Node::Seq(c) | Node::Map(c)) = node_ref(root, &path) else {
+                            return before_next.clone();
+                        };
+                        match c.entries.get(entry).map(|e| &e.value) {
+                            Some(Node::Scalar { .. }) => return (path, entry + 1),
+                            Some(Node::Map(_)) => {
+                                path.push(entry);
+                                return (path, 1);
+                            }
+                            Some(Node::Seq(_)) => {
+                                path.push(entry);
+                                entry = 0;
+                            }
+                            None => return before_next.clone(),
+                        }
                     }
                 }))
             }
