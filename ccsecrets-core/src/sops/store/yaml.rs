@@ -1046,6 +1046,20 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
     }
 }
 
+/// The runs of comments between the same two slots: (index of the slot after them, the
+/// comments' indices), in order. `afters` holds each comment's slot-after index.
+fn runs(afters: &[usize]) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let after = *afters.get(i)?;
+        let start = i;
+        while afters.get(i) == Some(&after) {
+            i += 1;
+        }
+        Some((after, start..i))
+    })
+}
+
 /// Where a comment between a key and its block collection value goes.
 enum Place {
     /// Before the first entry of the collection at this path (yaml.v3: a head comment of
@@ -1091,15 +1105,7 @@ fn comments_before_block_values(
     afters: &[usize],
 ) -> HashMap<usize, Place> {
     let mut out = HashMap::new();
-    let mut i = 0;
-    while i < comments.len() {
-        let after = afters[i];
-        let mut j = i;
-        while j < comments.len() && afters[j] == after {
-            j += 1;
-        }
-        let run = i..j;
-        i = j;
+    for (after, run) in runs(afters) {
         let (Some(p), Some(n)) = (
             after.checked_sub(1).map(|a| &d.slots[a]),
             d.slots.get(after),
@@ -1238,16 +1244,10 @@ fn comments_between_entries(
     skip: &HashMap<usize, Place>,
 ) -> HashMap<usize, Target> {
     let mut out = HashMap::new();
-    let mut i = 0;
-    while i < comments.len() {
-        let after = afters[i];
-        let mut j = i;
-        while j < comments.len() && afters[j] == after {
-            j += 1;
-        }
+    for (after, run) in runs(afters) {
         // A comment on the line of the last content is a line comment (yaml.v3 scans it on
         // its own, and it is placed as such); the run is the own-line comments after it.
-        let run: Vec<usize> = (i..j)
+        let run: Vec<usize> = run
             .filter(|&k| {
                 !(comments[k].right
                     && after.checked_sub(1).is_some_and(|a| {
@@ -1257,7 +1257,6 @@ fn comments_between_entries(
                     }))
             })
             .collect();
-        i = j;
         if run.is_empty() {
             continue;
         }
