@@ -2090,11 +2090,26 @@ fn is_block(v: &Value) -> bool {
 
 /// The head comment sops gives a collection of its own (its leading comment elements).
 fn own_head(v: &Value) -> Option<String> {
-    match v {
-        Value::Map(m) => map_layout(m.0.iter()).head,
-        Value::Seq(s) => seq_layout(s).head,
-        _ => None,
-    }
+    // (The comments before the first entry, or all of them when there is none.)
+    let lead: Vec<&str> = match v {
+        Value::Map(m) => {
+            m.0.iter()
+                .map_while(|i| match i {
+                    Item::Comment(c) => Some(c.as_str()),
+                    Item::Entry(..) => None,
+                })
+                .collect()
+        }
+        Value::Seq(s) => s
+            .iter()
+            .map_while(|i| match i {
+                Value::Comment(c) => Some(c.as_str()),
+                _ => None,
+            })
+            .collect(),
+        _ => return None,
+    };
+    join_opt(&lead)
 }
 
 fn join_comments(c: &[&str]) -> String {
