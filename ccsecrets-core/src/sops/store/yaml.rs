@@ -138,8 +138,6 @@ struct DocBuild {
     /// column where it ends (yaml.v3 closes the blocks deeper than that before the last
     /// comments and the others after them, which decides where those comments go).
     eof_col: Option<usize>,
-    /// The document's last source line that holds content (not comments).
-    last_content_line: usize,
     /// Where each scalar, alias and flow collection ends: (byte offset, line), in order.
     content_ends: Vec<(usize, usize)>,
     /// Whether this is the stream's last document.
@@ -449,7 +447,6 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
         if matches!(event, Event::Scalar(..) | Event::Alias(_)) {
             // (Collection end events sit at the next token, which may follow comments.)
             if let Some(d) = cur.as_mut() {
-                d.last_content_line = d.last_content_line.max(span.end.line());
                 d.content_ends.push((span.end.index(), span.end.line()));
             }
         }
@@ -467,7 +464,6 @@ fn build_documents(source: &str, options: Options) -> Result<Vec<DocBuild>, Stor
                     start: pos_of(&span),
                     empty_items: Vec::new(),
                     eof_col: None,
-                    last_content_line: 0,
                     content_ends: Vec::new(),
                     last_doc: false,
                 };
@@ -884,23 +880,6 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
     }
     let value_heads = comments_before_block_values(d, &comments, &afters);
     let gaps = comments_between_entries(d, root, &comments, &afters, &value_heads);
-    // Whether the document's last entry is a key with nothing after it (`key:`).
-    let value_last = slots.last().is_some_and(|p| {
-        d.infos[p.coll].is_map
-            && coll_at(root, &d.paths[p.coll])
-                .and_then(|c| c.entries.get(p.entry))
-                .is_some_and(|e| {
-                    matches!(&e.value, Node::Scalar { text, style: ScalarStyle::Plain, tag: None, .. } if text.is_empty())
-                })
-    });
-    // The own-line comments after the document's last entry, as (line, column, in the last
-    // segment).
-    let eof_run: Vec<(usize, usize, bool)> = comments
-        .iter()
-        .enumerate()
-        .filter(|&(i, c)| afters[i] == slots.len() && !c.right)
-        .map(|(i, c)| (c.pos.line, c.pos.col, i >= last_start))
-        .collect();
     // The previous own-line comment: (line, column, slot index after it, in column mode,
     // its collection).
     let mut last_own: Option<(usize, usize, usize, bool, Vec<usize>)> = None;
@@ -1006,9 +985,7 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
             (None, Some(n)) => d.paths[n.coll].clone(),
             (None, None) => Vec::new(),
             _ if same_as_last.is_some() => same_as_last.unwrap_or_default(),
-            (Some(p), None) if i >= last_start => eof_target(d, p.coll, &eof_run, value_last)
-                .or_else(|| value_last_head(d, p.coll, &eof_run, value_last))
-                .unwrap_or_else(|| end_of_document_target(d, p.coll, last_start_col)),
+            (Some(p), None) if i >= last_start => end_of_document_target(d, p.coll, last_start_col),
             (Some(p), None) if !column_mode => innermost_block(d, p.coll).to_vec(),
             (Some(p), next) if column_mode => by_column(d, p, next, c.pos.col),
             (Some(p), Some(n)) => {
@@ -1610,84 +1587,6 @@ fn innermost_block(d: &DocBuild, id: usize) -> &[usize] {
         .find(|&len| d.infos[prefix_id(d, id, len)].flow)
         .map_or(path.len(), |flow| flow - 1);
     &path[..len]
-}
-
-/// Where the last comments of a stream that does not end in a line break land, for the runs
-/// [`gap`] leaves to the general rules (those with a same-line comment). yaml.v3
-/// splits them off as a foot comment when they start right after the last content and either
-/// the last token is not a bare `key:` or they start left of the innermost block's column;
-/// otherwise they are a head comment with nothing to lead, which ends up after the root
-/// mapping's last entry. A foot comment at or right of that column follows the last scalar in
-/// its collection. One further left goes to the first mapping whose end comes after it: yaml.v3
-/// ends the blocks indented deeper than the column the text ends at before the comments, and
-/// the others after them (a sequence's end takes no comments).
-///
-/// `run` is the own-line comments after the last entry as (line, column, in the last
-/// segment); `value_last` says the last entry is a key with no value on its line. `None`
-/// where the run has a blank line, or a comment at the column of a mapping that ends before
-/// it (yaml.v3 then moves that end): the general end-of-document rule applies.
-fn eof_target(
-    d: &DocBuild,
-    prev: usize,
-    run: &[(usize, usize, bool)],
-    value_last: bool,
-) -> Option<Vec<usize>> {
-    let end_col = d.eof_col?;
-    if run.is_empty()
-        || run[0].0 > d.last_content_line + 1
-        || run.windows(2).any(|w| w[1].0 != w[0].0 + 1)
-    {
-        return None;
-    }
-    let inner = innermost_block(d, prev);
-    let levels: Vec<(usize, &CollInfo)> = (0..=inner.len())
-        .map(|len| (len, &d.infos[prefix_id(d, prev, len)]))
-        .collect();
-    if levels.iter().any(|(_, i)| {
-        i.is_map && i.src_col > end_col && run.iter().any(|&(_, c, _)| c == i.src_col)
-    }) {
-        return None;
-    }
-    // yaml.v3's indentation: that of the innermost block, an indentless sequence (at its
-    // mapping's column) adding none.
-    let next_indent = levels.last()?.1.src_col;
-    let &(start_line, start_col, _) = run.iter().find(|&&(.., last)| last)?;
-    let first_chunk = start_line == run[0].0;
-    let dedented = start_col < next_indent;
-    if !(first_chunk && !value_last || dedented) {
-        return Some(Vec::new());
-    }
-    if !dedented {
-        return Some(inner.to_vec());
-    }
-    levels
-        .iter()
-        .rev()
-        .find(|(_, i)| i.is_map && !i.flow && i.src_col <= end_col)
-        .map(|&(len, _)| inner[..len].to_vec())
-}
-
-/// After a last entry that is a bare `key:`, yaml.v3 splits the closing comments off as a foot
-/// comment only when they start right after it and left of the mapping's column; otherwise
-/// they are a head comment with nothing to lead, which sops puts after the root mapping's last
-/// entry (`Some(root)`). `None`: the general rule applies.
-fn value_last_head(
-    d: &DocBuild,
-    prev: usize,
-    run: &[(usize, usize, bool)],
-    value_last: bool,
-) -> Option<Vec<usize>> {
-    if !value_last || run.is_empty() {
-        return None;
-    }
-    let &(start_line, start_col, _) = run.iter().find(|&&(.., last)| last)?;
-    let consecutive = run[0].0 <= d.last_content_line + 1
-        && run
-            .windows(2)
-            .take_while(|w| w[0].0 < start_line)
-            .all(|w| w[1].0 == w[0].0 + 1);
-    let dedented = start_col < d.infos[prev].src_col;
-    (!(consecutive && dedented)).then(Vec::new)
 }
 
 /// Where an own-line comment after the document's last entry lands, as sops 3.11 places it
