@@ -1260,8 +1260,8 @@ fn gap(
     after: usize,
 ) -> Option<Vec<Option<Target>>> {
     let p = d.slots.get(after.checked_sub(1)?)?;
-    // No next entry: the document ends (then `---`/`...` or the end of a stream that ends in a
-    // line break; the other kind of end is `eof_target`'s).
+    // No next entry: the document ends (`---`, `...`, or the end of the stream, with or
+    // without a final line break).
     let n = d.slots.get(after);
     if run.iter().any(|&k| comments[k].right) {
         return None;
