@@ -878,29 +878,11 @@ fn place_comments(root: &mut Node, d: &DocBuild, comments: Vec<RawComment>) {
             run_ends[i] = run_ends[i + 1];
         }
     }
-    let value_heads = comments_before_block_values(d, &comments, &afters);
-    let gaps = comments_between_entries(d, root, &comments, &afters, &value_heads);
+    let gaps = comments_between_entries(d, root, &comments, &afters);
     // The previous own-line comment: (line, column, slot index after it, in column mode,
     // its collection).
     let mut last_own: Option<(usize, usize, usize, bool, Vec<usize>)> = None;
     for (i, c) in comments.into_iter().enumerate() {
-        if let Some(place) = value_heads.get(&i) {
-            let (path, entry) = match place {
-                Place::Before(path) => (path.as_slice(), 0),
-                Place::AfterFirstLeaf(path) => (path.as_slice(), 1),
-            };
-            let path = match place {
-                Place::AfterFirstLeaf(_) => first_leaf_collection(root, path),
-                Place::Before(_) => path.to_vec(),
-            };
-            if let Some(coll) = coll_at(root, &path) {
-                match coll.entries.get_mut(entry) {
-                    Some(e) => e.before.push(c.text),
-                    None => coll.trailing.push(c.text),
-                }
-            }
-            continue;
-        }
         if let Some((path, entry)) = gaps.get(&i) {
             if let Some(coll) = coll_at(root, path) {
                 match coll.entries.get_mut(*entry) {
@@ -1037,146 +1019,6 @@ fn runs(afters: &[usize]) -> impl Iterator<Item = (usize, std::ops::Range<usize>
     })
 }
 
-/// Where a comment between a key and its block collection value goes.
-enum Place {
-    /// Before the first entry of the collection at this path (yaml.v3: a head comment of
-    /// what the value starts with).
-    Before(Vec<usize>),
-    /// After the first entry of the innermost collection that the value starts with, found
-    /// by descending through first items that are collections (yaml.v3: a foot comment of the
-    /// first scalar event of the value).
-    AfterFirstLeaf(Vec<usize>),
-}
-
-/// The innermost collection a value starts with: from the collection at `path`, down through
-/// sequences whose first item is itself a collection.
-fn first_leaf_collection(root: &mut Node, path: &[usize]) -> Vec<usize> {
-    let mut path = path.to_vec();
-    loop {
-        let Some(node) = node_at(root, &path) else {
-            return path;
-        };
-        match node {
-            Node::Seq(c) => match c.entries.first() {
-                Some(Entry {
-                    value: Node::Seq(_) | Node::Map(_),
-                    ..
-                }) => path.push(0),
-                _ => return path,
-            },
-            _ => return path,
-        }
-    }
-}
-
-/// Own-line comments between `key:` (or a `-`) and the block collection that is its value
-/// (item), placed as yaml.v3 splits such a run (its `scan_comments` after a VALUE or
-/// BLOCK-ENTRY token) and sops then loads it. The run, from the line after the key, is cut before a comment line that starts left
-/// of the mapping's column at a different column than the run so far, and, at the run's
-/// first blank line, when the run began right after the key and left of the mapping's
-/// column. Every part but the last becomes a foot comment of the value's first scalar (sops
-/// puts it after that entry); the last part leads the value's first entry.
-fn comments_before_block_values(
-    d: &DocBuild,
-    comments: &[RawComment],
-    afters: &[usize],
-) -> HashMap<usize, Place> {
-    let mut out = HashMap::new();
-    for (after, run) in runs(afters) {
-        let (Some(p), Some(n)) = (
-            after.checked_sub(1).map(|a| &d.slots[a]),
-            d.slots.get(after),
-        ) else {
-            continue;
-        };
-        let (pi, ni) = (&d.infos[p.coll], &d.infos[n.coll]);
-        let value_path = {
-            let mut v = d.paths[p.coll].clone();
-            v.push(p.entry);
-            v
-        };
-        if pi.flow || ni.flow || n.entry != 0 || d.paths[n.coll] != value_path {
-            continue;
-        }
-        // After `key:` (a VALUE token) only a run left of the mapping's column is cut at its
-        // first blank line; after a `-` (a BLOCK-ENTRY) also one that starts right below it.
-        let after_value = pi.is_map;
-        // An item with no node (`-` alone) takes no comments: the empty-item rule applies.
-        if d.empty_items.binary_search(&n.pos.idx).is_ok() {
-            continue;
-        }
-        // A comment on the key's line (`key: # c`) is a line comment, placed as such; the run
-        // is the own-line comments after it.
-        let run: Vec<usize> = run
-            .filter(|&k| !(comments[k].right && comments[k].pos.line == p.pos.line))
-            .collect();
-        if run.is_empty()
-            || run
-                .iter()
-                .any(|&k| comments[k].right || comments[k].pos.line <= p.pos.line)
-        {
-            continue;
-        }
-        let next_indent = pi.src_col;
-        let mut first_empty = comments[run[0]].pos.line == p.pos.line + 1;
-        let mut chunk: Vec<usize> = Vec::new();
-        let mut start_col = 0;
-        let mut start_line = 0;
-        let mut prev_line = None::<usize>;
-        for k in run {
-            let c = &comments[k];
-            if let Some(line) = prev_line {
-                if c.pos.line > line + 1 {
-                    // A blank line after a comment line.
-                    if first_empty
-                        && (start_col < next_indent || !after_value && start_line == p.pos.line + 1)
-                    {
-                        for &f in &chunk {
-                            out.insert(f, Place::AfterFirstLeaf(value_path.clone()));
-                        }
-                        chunk.clear();
-                    }
-                    first_empty = false;
-                }
-            }
-            if !chunk.is_empty() && c.pos.col < next_indent && c.pos.col != start_col {
-                for &f in &chunk {
-                    out.insert(f, Place::AfterFirstLeaf(value_path.clone()));
-                }
-                chunk.clear();
-            }
-            if chunk.is_empty() {
-                start_col = c.pos.col;
-                start_line = c.pos.line;
-            }
-            chunk.push(k);
-            prev_line = Some(c.pos.line);
-        }
-        if let Some(line) = prev_line {
-            if n.pos.line > line + 1
-                && first_empty
-                && (start_col < next_indent || !after_value && start_line == p.pos.line + 1)
-            {
-                for &f in &chunk {
-                    out.insert(f, Place::AfterFirstLeaf(value_path.clone()));
-                }
-                chunk.clear();
-            }
-        }
-        let value_col = if ni.is_map { n.pos.col } else { ni.src_col };
-        if !chunk.is_empty() && value_col < next_indent && value_col != start_col {
-            for &f in &chunk {
-                out.insert(f, Place::AfterFirstLeaf(value_path.clone()));
-            }
-            chunk.clear();
-        }
-        for f in chunk {
-            out.insert(f, Place::Before(value_path.clone()));
-        }
-    }
-    out
-}
-
 /// Where a comment goes: the collection at this path, before its entry at this index (after
 /// its last entry when there is none).
 type Target = (Vec<usize>, usize);
@@ -1218,7 +1060,6 @@ fn comments_between_entries(
     root: &Node,
     comments: &[RawComment],
     afters: &[usize],
-    skip: &HashMap<usize, Place>,
 ) -> HashMap<usize, Target> {
     let mut out = HashMap::new();
     for (after, run) in runs(afters) {
@@ -1240,9 +1081,7 @@ fn comments_between_entries(
         if let Some(places) = gap(d, root, comments, &run, after) {
             for (k, place) in run.into_iter().zip(places) {
                 if let Some(place) = place {
-                    if !skip.contains_key(&k) {
-                        out.insert(k, place);
-                    }
+                    out.insert(k, place);
                 }
             }
         }
@@ -1296,14 +1135,18 @@ fn gap(
         };
         (d.paths[p.coll].clone(), p.entry, last)
     };
-    // The next entry starts a collection under the previous key: handled elsewhere.
+    // The next entry starts the block collection that is the previous entry's value: the run
+    // sits between `key:` (a VALUE token) or `-` (a BLOCK-ENTRY) and that value.
     let mut value_path = p_path.clone();
     value_path.push(p_entry);
-    if n.is_some_and(|n| d.paths[n.coll].starts_with(&value_path)) {
+    let inside = n.is_some_and(|n| d.paths[n.coll].starts_with(&value_path));
+    if inside && next_empty {
         return None;
     }
-    let last = if d.empty_items.binary_search(&p.pos.idx).is_ok() {
+    let last = if d.empty_items.binary_search(&p.pos.idx).is_ok() || inside && !pi.is_map {
         LastToken::Entry
+    } else if inside {
+        LastToken::Value
     } else {
         last
     };
@@ -1324,7 +1167,10 @@ fn gap(
     }
     let indent = d.infos[levels.last()?.1].src_col;
     let first = &comments[run[0]];
-    let last_line = content_line_before(d, first.pos.idx)?;
+    // (A `-` alone on its line is the last token there, with no content.)
+    let last_line = content_line_before(d, first.pos.idx)
+        .unwrap_or(0)
+        .max(p.pos.line);
     // The column of the next token: the next entry's key or dash; `---`/`...` at column 0;
     // none at the end of the stream.
     let n_col = match (n, ni) {
@@ -1464,10 +1310,12 @@ fn gap(
         let place = match kind {
             Kind::Head if next_empty => None,
             Kind::Head => Some(before_next.clone()),
-            Kind::Foot(Mark::Token) if last != LastToken::Entry => Some(after_prev.clone()),
+            Kind::Foot(Mark::Token) if !matches!(last, LastToken::Entry | LastToken::Value) => {
+                Some(after_prev.clone())
+            }
             Kind::Foot(mark) => {
-                // After a bare `-` the comment is unfolded at once, but the item (no node)
-                // takes none: it waits for the next event that does.
+                // After a bare `-` or `key:` the comment is unfolded at once, but neither token
+                // has an event of its own: it waits for the next event that takes comments.
                 let at = match mark {
                     Mark::At(at) => *at,
                     Mark::Token => 0,
